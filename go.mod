@@ -1,0 +1,3 @@
+module github.com/jmailgo/jmail
+
+go 1.26
