@@ -1,0 +1,8 @@
+// Package imapmem is the in-memory mailbox store behind mailtest's IMAP, POP3
+// and SMTP servers.
+//
+// It is go-imap v2.0.0-beta.8's imapserver/imapmemserver (MIT licence, see
+// LICENSE in this directory), copied so that the other protocols can read and
+// expunge the same mailboxes: shared.go adds that access; the other files are
+// unchanged apart from the package name.
+package imapmem
