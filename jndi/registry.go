@@ -1,0 +1,199 @@
+package jndi
+
+import (
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// Registry binds names to shared objects. It is safe for concurrent use by
+// multiple goroutines. The zero Registry is empty and ready to use; it must
+// not be copied after first use.
+type Registry struct {
+	mu        sync.RWMutex
+	entries   map[string]*entry                // by canonical name
+	watchers  map[string]map[*watcher]struct{} // by canonical name
+	factories map[string]ResourceFactory       // by resource type
+}
+
+// entry is one binding: a plain object or a lazy factory.
+type entry struct {
+	obj  any
+	lazy *lazyObject
+}
+
+// value returns the bound object, running a lazy factory if needed.
+func (e *entry) value() (any, error) {
+	if e.lazy != nil {
+		return e.lazy.get()
+	}
+	return e.obj, nil
+}
+
+// current returns the object without running a factory: nil for a lazy
+// entry whose factory has not succeeded yet. It never blocks.
+func (e *entry) current() any {
+	if e.lazy != nil {
+		return e.lazy.created()
+	}
+	return e.obj
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry {
+	return &Registry{}
+}
+
+// Bind binds obj under name. It fails with an error matching
+// [ErrAlreadyBound] if the name is taken (in any of its forms),
+// [ErrInvalidName] for an invalid name and [ErrNilObject] for a nil obj.
+func (r *Registry) Bind(name string, obj any) error {
+	if obj == nil {
+		return &NameError{Op: "bind", Name: name, Err: ErrNilObject}
+	}
+	return r.bind("bind", name, &entry{obj: obj}, false)
+}
+
+// Rebind binds obj under name, replacing any object bound there. Watchers
+// of the name are told (see [Registry.Watch]).
+func (r *Registry) Rebind(name string, obj any) error {
+	if obj == nil {
+		return &NameError{Op: "rebind", Name: name, Err: ErrNilObject}
+	}
+	return r.bind("rebind", name, &entry{obj: obj}, true)
+}
+
+// bind stores e under name; replace tells Rebind from Bind.
+func (r *Registry) bind(op, name string, e *entry, replace bool) error {
+	key, err := r.key(op, name)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	old, taken := r.entries[key]
+	if taken && !replace {
+		r.mu.Unlock()
+		return &NameError{Op: op, Name: name, Err: ErrAlreadyBound}
+	}
+	if r.entries == nil {
+		r.entries = make(map[string]*entry)
+	}
+	r.entries[key] = e
+	ev := Event{Name: key, Kind: Bound, New: e.current()}
+	if taken {
+		ev.Kind, ev.Old = Rebound, old.current()
+	}
+	ws := r.enqueueLocked(ev)
+	r.mu.Unlock()
+	deliver(ws)
+	return nil
+}
+
+// Unbind removes the binding of name. It fails with an error matching
+// [ErrNameNotFound] if nothing is bound there.
+func (r *Registry) Unbind(name string) error {
+	key, err := r.key("unbind", name)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	old, ok := r.entries[key]
+	if !ok {
+		r.mu.Unlock()
+		return &NameError{Op: "unbind", Name: name, Err: ErrNameNotFound}
+	}
+	delete(r.entries, key)
+	ws := r.enqueueLocked(Event{Name: key, Kind: Unbound, Old: old.current()})
+	r.mu.Unlock()
+	deliver(ws)
+	return nil
+}
+
+// Lookup returns the object bound under name, in any of its forms
+// ("mail/MailSession", "java:mail/MailSession",
+// "java:comp/env/mail/MailSession"). A lazy binding is created on its first
+// look-up (see [Registry.BindFactory]). It fails with an error matching
+// [ErrNameNotFound] if nothing is bound there.
+func (r *Registry) Lookup(name string) (any, error) {
+	key, err := r.key("lookup", name)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.RLock()
+	e, ok := r.entries[key]
+	r.mu.RUnlock()
+	if !ok {
+		return nil, &NameError{Op: "lookup", Name: name, Err: ErrNameNotFound}
+	}
+	obj, err := e.value()
+	if err != nil {
+		return nil, &NameError{Op: "lookup", Name: name, Err: err}
+	}
+	return obj, nil
+}
+
+// LookupAs looks name up in r (the default registry if r is nil) and
+// returns the object as a T. If the object is not a T the error is a
+// *[TypeError].
+func LookupAs[T any](r *Registry, name string) (T, error) {
+	var zero T
+	if r == nil {
+		r = Default()
+	}
+	obj, err := r.Lookup(name)
+	if err != nil {
+		return zero, err
+	}
+	t, ok := obj.(T)
+	if !ok {
+		return zero, &TypeError{Name: name, Want: reflect.TypeFor[T](), Got: reflect.TypeOf(obj)}
+	}
+	return t, nil
+}
+
+// List returns the canonical names (see [Normalize]) bound under the
+// context prefix, sorted: the names equal to prefix or starting with prefix
+// followed by '/'. Components are compared whole, so "mail" does not match
+// "mailer/x". An empty prefix, "/", "java:" or "java:comp/env" lists every
+// name. An invalid prefix (a control character) lists nothing. Lazy
+// bindings are listed without running their factories.
+func (r *Registry) List(prefix string) []string {
+	ctx, ok := contextKey(prefix)
+	if !ok {
+		return nil
+	}
+	r.mu.RLock()
+	var names []string
+	for key := range r.entries {
+		if ctx == "" || key == ctx || strings.HasPrefix(key, ctx) && key[len(ctx)] == '/' {
+			names = append(names, key)
+		}
+	}
+	r.mu.RUnlock()
+	slices.Sort(names)
+	return names
+}
+
+// contextKey normalises a List prefix; the root context is "".
+func contextKey(prefix string) (string, bool) {
+	key, reason := normalize(prefix)
+	if reason == "" {
+		return key, true
+	}
+	rest, _ := stripPrefix(prefix)
+	if strings.Trim(rest, "/") == "" {
+		return "", true
+	}
+	return "", false
+}
+
+// key normalises name for op, or returns the invalid-name error.
+func (r *Registry) key(op, name string) (string, error) {
+	key, err := Normalize(name)
+	if err != nil {
+		err.(*NameError).Op = op
+		return "", err
+	}
+	return key, nil
+}
