@@ -1,0 +1,114 @@
+package mailsession
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync/atomic"
+	"time"
+)
+
+// timeoutConn gives every Read and Write its own deadline: now plus the
+// configured read or write timeout, shortened to the deadline of the context
+// currently bound with bind. Deadlines set by the protocol libraries
+// (go-smtp sets and clears its own around commands but not around the DATA
+// body) are ignored: this type is the single owner of the deadlines.
+type timeoutConn struct {
+	net.Conn
+	readTimeout  time.Duration
+	writeTimeout time.Duration
+	limit        atomic.Int64 // UnixNano of the bound context's deadline; 0: none
+}
+
+func newTimeoutConn(c net.Conn, read, write time.Duration) *timeoutConn {
+	return &timeoutConn{Conn: c, readTimeout: read, writeTimeout: write}
+}
+
+func (c *timeoutConn) deadline(d time.Duration) (time.Time, bool) {
+	t := time.Now().Add(d)
+	if l := c.limit.Load(); l != 0 && l < t.UnixNano() {
+		return time.Unix(0, l), true
+	}
+	return t, false
+}
+
+func (c *timeoutConn) Read(p []byte) (int, error) {
+	t, byCtx := c.deadline(c.readTimeout)
+	if err := c.Conn.SetReadDeadline(t); err != nil {
+		return 0, err
+	}
+	n, err := c.Conn.Read(p)
+	if err != nil && !byCtx && errors.Is(err, os.ErrDeadlineExceeded) {
+		err = &timeoutError{op: "read", d: c.readTimeout}
+	}
+	return n, err
+}
+
+func (c *timeoutConn) Write(p []byte) (int, error) {
+	t, byCtx := c.deadline(c.writeTimeout)
+	if err := c.Conn.SetWriteDeadline(t); err != nil {
+		return 0, err
+	}
+	n, err := c.Conn.Write(p)
+	if err != nil && !byCtx && errors.Is(err, os.ErrDeadlineExceeded) {
+		err = &timeoutError{op: "write", d: c.writeTimeout}
+	}
+	return n, err
+}
+
+// SetDeadline is a no-op: deadlines are set per I/O by Read and Write.
+func (c *timeoutConn) SetDeadline(time.Time) error { return nil }
+
+// SetReadDeadline is a no-op, see SetDeadline.
+func (c *timeoutConn) SetReadDeadline(time.Time) error { return nil }
+
+// SetWriteDeadline is a no-op, see SetDeadline.
+func (c *timeoutConn) SetWriteDeadline(time.Time) error { return nil }
+
+// bind ties the connection to ctx until release is called: every I/O
+// deadline is capped by ctx's deadline, and a watchdog closes the connection
+// as soon as ctx is done, unblocking any I/O in progress. release reports
+// ctx's error if the watchdog fired (the connection is then closed and must
+// be discarded).
+func (c *timeoutConn) bind(ctx context.Context) (release func() error) {
+	if dl, ok := ctx.Deadline(); ok {
+		c.limit.Store(dl.UnixNano())
+	} else {
+		c.limit.Store(0)
+	}
+	stop := context.AfterFunc(ctx, func() { c.Conn.Close() })
+	return func() error {
+		c.limit.Store(0)
+		if !stop() {
+			return ctx.Err()
+		}
+		return nil
+	}
+}
+
+// timeoutError is a read or write that exceeded its per-I/O timeout.
+type timeoutError struct {
+	op string
+	d  time.Duration
+}
+
+func (e *timeoutError) Error() string   { return fmt.Sprintf("%s timed out after %v", e.op, e.d) }
+func (e *timeoutError) Timeout() bool   { return true }
+func (e *timeoutError) Temporary() bool { return true }
+func (e *timeoutError) Unwrap() error   { return os.ErrDeadlineExceeded }
+
+var _ net.Error = (*timeoutError)(nil)
+
+// withContext returns err, or ctx's error when ctx ended while the operation
+// ran (the failure was caused by the cancellation or deadline).
+func withContext(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		return fmt.Errorf("%w (%v)", cerr, err)
+	}
+	return err
+}

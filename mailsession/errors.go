@@ -1,0 +1,220 @@
+package mailsession
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+
+	"github.com/emersion/go-smtp"
+)
+
+// Sentinel errors, for errors.Is.
+var (
+	// ErrTemporary matches failures worth retrying later: 4xx replies,
+	// timeouts and network errors.
+	ErrTemporary = errors.New("mailsession: temporary failure")
+	// ErrPermanent matches failures that will not succeed on retry: 5xx
+	// replies and invalid input.
+	ErrPermanent = errors.New("mailsession: permanent failure")
+	// ErrClosed is returned by a Session used after Close.
+	ErrClosed = errors.New("mailsession: session closed")
+	// ErrInsecureAuth is returned instead of sending credentials over an
+	// unencrypted connection to a host that is not loopback.
+	ErrInsecureAuth = errors.New("mailsession: refusing to send credentials without TLS")
+	// ErrTLSRequired is returned when starttls.required is set and the
+	// server does not offer STARTTLS.
+	ErrTLSRequired = errors.New("mailsession: server does not offer STARTTLS but it is required")
+	// ErrInvalidMessage matches a message refused before any connection:
+	// bad address, CR/LF in a header, no recipient.
+	ErrInvalidMessage = errors.New("mailsession: invalid message")
+	// ErrAuth matches a failed or impossible authentication.
+	ErrAuth = errors.New("mailsession: authentication failed")
+	// ErrNoStore is returned by store operations when no mail.store.protocol
+	// is configured.
+	ErrNoStore = errors.New("mailsession: no store configured (set mail.store.protocol)")
+)
+
+// SettingError reports a configuration value that cannot be used. It names
+// the key and its value (never the value of a password key).
+type SettingError struct {
+	Key   string
+	Value string
+	Err   error
+}
+
+func (e *SettingError) Error() string {
+	v := e.Value
+	if isSecretKey(e.Key) {
+		v = "<redacted>"
+	}
+	return fmt.Sprintf("mailsession: setting %s=%q: %v", e.Key, v, e.Err)
+}
+
+func (e *SettingError) Unwrap() error { return e.Err }
+
+// Is makes a SettingError match ErrPermanent.
+func (e *SettingError) Is(target error) bool { return target == ErrPermanent }
+
+func isSecretKey(key string) bool {
+	k := strings.ToLower(key)
+	return strings.HasSuffix(k, "password") || strings.HasSuffix(k, "token")
+}
+
+// RecipientError is one recipient the server refused.
+type RecipientError struct {
+	Address      string
+	Code         int    // SMTP reply code, e.g. 550; 0 when the failure was not a reply
+	EnhancedCode [3]int // e.g. {5, 1, 1}; zero when the server sent none
+	Message      string // the server's text
+}
+
+func (e *RecipientError) Error() string {
+	if e.Code == 0 {
+		return fmt.Sprintf("<%s>: %s", e.Address, e.Message)
+	}
+	if e.EnhancedCode != [3]int{} {
+		return fmt.Sprintf("<%s>: %d %d.%d.%d %s", e.Address, e.Code, e.EnhancedCode[0], e.EnhancedCode[1], e.EnhancedCode[2], e.Message)
+	}
+	return fmt.Sprintf("<%s>: %d %s", e.Address, e.Code, e.Message)
+}
+
+// Temporary reports whether the server's reply was a 4xx.
+func (e *RecipientError) Temporary() bool { return e.Code >= 400 && e.Code < 500 }
+
+// SendError is the outcome of a Send that did not deliver to every
+// recipient. It mirrors JavaMail's SendFailedException: Sent are the
+// recipients the message was delivered to (valid-sent), Unsent the valid
+// recipients it was not delivered to (valid-unsent), Rejected the refused
+// ones (invalid), each with the server's reply. Err is the failure of the
+// transaction as a whole, if any (a DATA reply, a network error, a timeout).
+type SendError struct {
+	Sent     []string
+	Unsent   []string
+	Rejected []*RecipientError
+	Err      error
+}
+
+func (e *SendError) Error() string {
+	var b strings.Builder
+	b.WriteString("mailsession: send failed")
+	if e.Err != nil {
+		b.WriteString(": ")
+		b.WriteString(e.Err.Error())
+	}
+	if len(e.Rejected) > 0 {
+		b.WriteString("; rejected ")
+		for i, r := range e.Rejected {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(r.Error())
+		}
+	}
+	if len(e.Sent) > 0 {
+		fmt.Fprintf(&b, "; sent to %s", strings.Join(e.Sent, ", "))
+	}
+	if len(e.Unsent) > 0 {
+		fmt.Fprintf(&b, "; not sent to %s", strings.Join(e.Unsent, ", "))
+	}
+	return b.String()
+}
+
+// Unwrap gives errors.Is/As access to the transaction error and every
+// recipient error.
+func (e *SendError) Unwrap() []error {
+	var out []error
+	if e.Err != nil {
+		out = append(out, e.Err)
+	}
+	for _, r := range e.Rejected {
+		out = append(out, r)
+	}
+	return out
+}
+
+// Temporary reports whether retrying later may succeed: every failure is a
+// 4xx reply, a timeout or a network error.
+func (e *SendError) Temporary() bool {
+	if e.Err != nil && !isTemporary(e.Err) {
+		return false
+	}
+	for _, r := range e.Rejected {
+		if !r.Temporary() {
+			return false
+		}
+	}
+	return e.Err != nil || len(e.Rejected) > 0
+}
+
+// Is matches ErrTemporary or ErrPermanent as Temporary says.
+func (e *SendError) Is(target error) bool {
+	switch target {
+	case ErrTemporary:
+		return e.Temporary()
+	case ErrPermanent:
+		return !e.Temporary()
+	}
+	return false
+}
+
+// IsTemporary reports whether err is worth retrying later: a 4xx SMTP reply,
+// a timeout or a network failure.
+func IsTemporary(err error) bool { return errors.Is(err, ErrTemporary) || isTemporary(err) }
+
+func isTemporary(err error) bool {
+	if err == nil {
+		return false
+	}
+	var se *SendError
+	if errors.As(err, &se) && se != err {
+		return se.Temporary()
+	}
+	var smtpErr *smtp.SMTPError
+	if errors.As(err, &smtpErr) {
+		return smtpErr.Temporary()
+	}
+	var re *RecipientError
+	if errors.As(err, &re) {
+		return re.Temporary()
+	}
+	if errors.Is(err, ErrPermanent) || errors.Is(err, ErrInvalidMessage) || errors.Is(err, ErrAuth) ||
+		errors.Is(err, ErrInsecureAuth) || errors.Is(err, ErrTLSRequired) {
+		return false
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return true
+	}
+	return errors.Is(err, errConnLost)
+}
+
+// errConnLost marks a connection that died mid-conversation.
+var errConnLost = errors.New("connection lost")
+
+// protocolError wraps an error of one step of a protocol conversation with
+// the step and the server, so the message says where it failed.
+type protocolError struct {
+	Op   string // "dial", "EHLO", "STARTTLS", "AUTH", "MAIL", "RCPT", "DATA", ...
+	Addr string
+	Err  error
+}
+
+func (e *protocolError) Error() string {
+	return fmt.Sprintf("mailsession: %s %s: %v", e.Op, e.Addr, e.Err)
+}
+
+func (e *protocolError) Unwrap() error { return e.Err }
+
+// Is makes temporary protocol errors match ErrTemporary and 5xx ones
+// ErrPermanent.
+func (e *protocolError) Is(target error) bool {
+	switch target {
+	case ErrTemporary:
+		return isTemporary(e.Err)
+	case ErrPermanent:
+		var smtpErr *smtp.SMTPError
+		return errors.As(e.Err, &smtpErr) && !smtpErr.Temporary()
+	}
+	return false
+}

@@ -1,0 +1,205 @@
+package mailsession
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/jmailgo/jmail/properties"
+)
+
+// Option configures a Session. Options are applied after the properties
+// given to FromProperties/FromPortalProperties, so they win over them.
+type Option func(*config)
+
+// TokenSource returns a current OAuth2 access token. It is called for every
+// new connection that authenticates with XOAUTH2 or OAUTHBEARER, so it can
+// refresh expired tokens.
+type TokenSource func(ctx context.Context) (string, error)
+
+type kv struct{ key, value string }
+
+// config collects options before the settings are resolved.
+type config struct {
+	props     []kv              // JavaMail keys set by options, applied in order
+	transport map[string]string // mail.<transport protocol>.<name> set by options
+	store     map[string]string // mail.<store protocol>.<name> set by options
+	extra     []*properties.Properties
+
+	token          TokenSource
+	allowCleartext bool
+	rootCAs        *x509.CertPool
+	tlsConfig      *tls.Config
+	connectTimeout time.Duration
+	readTimeout    time.Duration
+	writeTimeout   time.Duration
+	poolSize       int
+	poolTimeout    *time.Duration
+
+	debugLogger *slog.Logger
+	logger      *slog.Logger
+	environ     []string
+	useEnviron  bool
+	portal      bool
+}
+
+func (c *config) setTransport(name, value string) {
+	if c.transport == nil {
+		c.transport = map[string]string{}
+	}
+	c.transport[name] = value
+}
+
+func (c *config) setStore(name, value string) {
+	if c.store == nil {
+		c.store = map[string]string{}
+	}
+	c.store[name] = value
+}
+
+// WithProperty sets one JavaMail key, as if it were in the properties.
+func WithProperty(key, value string) Option {
+	return func(c *config) { c.props = append(c.props, kv{key, value}) }
+}
+
+// WithProperties overlays additional JavaMail properties last, over the
+// properties given to the constructor: Liferay's "Manually specify additional
+// JavaMail properties to override the above configuration".
+func WithProperties(p *properties.Properties) Option {
+	return func(c *config) { c.extra = append(c.extra, p) }
+}
+
+// WithHost sets the SMTP server (mail.smtp.host, mail.smtp.port). A port of
+// 0 keeps the protocol's default.
+func WithHost(host string, port int) Option {
+	return func(c *config) {
+		c.setTransport("host", host)
+		if port != 0 {
+			c.setTransport("port", strconv.Itoa(port))
+		}
+	}
+}
+
+// WithAuth sets the SMTP login and turns authentication on
+// (mail.smtp.user, mail.smtp.password, mail.smtp.auth=true).
+func WithAuth(user, password string) Option {
+	return func(c *config) {
+		c.setTransport("user", user)
+		c.setTransport("password", password)
+		c.setTransport("auth", "true")
+	}
+}
+
+// WithStartTLS upgrades SMTP connections with STARTTLS when offered
+// (mail.smtp.starttls.enable); required refuses to go on without it
+// (mail.smtp.starttls.required).
+func WithStartTLS(required bool) Option {
+	return func(c *config) {
+		c.setTransport("starttls.enable", "true")
+		c.setTransport("starttls.required", strconv.FormatBool(required))
+	}
+}
+
+// WithImplicitTLS connects to SMTP with TLS from the first byte
+// (mail.transport.protocol=smtps; default port 465).
+func WithImplicitTLS() Option {
+	return func(c *config) { c.props = append(c.props, kv{"mail.transport.protocol", "smtps"}) }
+}
+
+// WithFrom sets the default From address (mail.from).
+func WithFrom(addr string) Option {
+	return func(c *config) { c.props = append(c.props, kv{"mail.from", addr}) }
+}
+
+// WithSendPartial sends to the valid recipients when some are rejected
+// (mail.smtp.sendpartial).
+func WithSendPartial(on bool) Option {
+	return func(c *config) { c.setTransport("sendpartial", strconv.FormatBool(on)) }
+}
+
+// WithStore configures the store: protocol pop3, pop3s, imap or imaps
+// (mail.store.protocol), host and port (0: the protocol's default).
+func WithStore(protocol, host string, port int) Option {
+	return func(c *config) {
+		c.props = append(c.props, kv{"mail.store.protocol", protocol})
+		c.setStore("host", host)
+		if port != 0 {
+			c.setStore("port", strconv.Itoa(port))
+		}
+	}
+}
+
+// WithStoreAuth sets the store login (mail.<store>.user, .password).
+func WithStoreAuth(user, password string) Option {
+	return func(c *config) {
+		c.setStore("user", user)
+		c.setStore("password", password)
+	}
+}
+
+// WithRootCAs verifies server certificates against pool instead of the
+// system roots (for every protocol).
+func WithRootCAs(pool *x509.CertPool) Option {
+	return func(c *config) { c.rootCAs = pool }
+}
+
+// WithTLSConfig uses cfg (cloned) as the base TLS configuration for every
+// connection. ServerName is filled in per endpoint when empty; MinVersion is
+// raised to TLS 1.2.
+func WithTLSConfig(cfg *tls.Config) Option {
+	return func(c *config) { c.tlsConfig = cfg }
+}
+
+// WithTimeouts sets the connect timeout and the per-I/O read and write
+// timeouts for every protocol. A zero value keeps the configured one.
+func WithTimeouts(connect, read, write time.Duration) Option {
+	return func(c *config) {
+		c.connectTimeout, c.readTimeout, c.writeTimeout = connect, read, write
+	}
+}
+
+// WithPool sets how many SMTP connections are used at once and kept
+// (mail.smtp.connectionpoolsize) and how long an idle one is kept
+// (mail.smtp.connectionpooltimeout; 0 closes each after its send).
+func WithPool(size int, idle time.Duration) Option {
+	return func(c *config) {
+		c.poolSize = size
+		c.poolTimeout = &idle
+	}
+}
+
+// WithTokenSource authenticates with XOAUTH2 or OAUTHBEARER using tokens
+// from ts, called for every new connection (the user name is still needed).
+// Without it, the password is used as the token, as JavaMail does.
+func WithTokenSource(ts TokenSource) Option {
+	return func(c *config) { c.token = ts }
+}
+
+// WithInsecureAuth allows credentials over an unencrypted connection to a
+// host that is not loopback (mail.<p>.auth.allowcleartext=true). Avoid it.
+func WithInsecureAuth() Option {
+	return func(c *config) { c.allowCleartext = true }
+}
+
+// WithDebug sends the protocol trace to l at debug level, with AUTH
+// exchanges redacted (as mail.debug=true does with the session logger).
+func WithDebug(l *slog.Logger) Option {
+	return func(c *config) { c.debugLogger = l }
+}
+
+// WithLogger sets the logger for warnings (configuration warnings, a JNDI
+// look-up that fell through) and, with mail.debug, the protocol trace.
+// Default: slog.Default().
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) { c.logger = l }
+}
+
+// WithEnviron applies Liferay environment variables from environ
+// (os.Environ() form, e.g. LIFERAY_MAIL_PERIOD_SESSION_PERIOD_MAIL_PERIOD_SMTP_PERIOD_HOST=...)
+// over the properties, as Liferay's Docker image does.
+func WithEnviron(environ []string) Option {
+	return func(c *config) { c.environ, c.useEnviron = environ, true }
+}

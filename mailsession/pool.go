@@ -1,0 +1,166 @@
+package mailsession
+
+import (
+	"context"
+	"io"
+	"sync"
+	"time"
+)
+
+// pool keeps live SMTP connections for reuse across sends. At most size
+// connections exist at once (each send holds one); idle ones are kept for
+// the pool timeout, checked with NOOP before reuse when they rested longer
+// than idleCheckAfter, and replaced when dead.
+type pool struct {
+	s   *Session
+	ep  *endpoint
+	sem chan struct{}
+
+	mu     sync.Mutex
+	idle   []*smtpConn // most recently used last
+	closed bool
+	reaper *time.Timer
+	active sync.WaitGroup // sends in progress
+}
+
+func newPool(s *Session, ep *endpoint) *pool {
+	return &pool{s: s, ep: ep, sem: make(chan struct{}, ep.PoolSize)}
+}
+
+// send runs one transaction on a pooled or new connection. A reused
+// connection found dead before MAIL was accepted is replaced and the
+// message sent on the new one, once; nothing is ever sent twice.
+func (p *pool) send(ctx context.Context, env envelope, body func(io.Writer) error) error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return ErrClosed
+	}
+	p.active.Add(1)
+	p.mu.Unlock()
+	defer p.active.Done()
+
+	select {
+	case p.sem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-p.sem }()
+
+	for attempt := 0; ; attempt++ {
+		sc, reused, err := p.get(ctx)
+		if err != nil {
+			return err
+		}
+		res := sc.transact(ctx, p.ep, env, body)
+		if res.retry && reused && attempt == 0 {
+			sc.close()
+			continue
+		}
+		p.put(sc, res.keep)
+		return res.err
+	}
+}
+
+// get returns an idle connection (checked when it rested a while) or a new
+// one. reused tells the caller the connection served an earlier send.
+func (p *pool) get(ctx context.Context) (sc *smtpConn, reused bool, err error) {
+	for {
+		p.mu.Lock()
+		n := len(p.idle)
+		if n == 0 {
+			p.mu.Unlock()
+			break
+		}
+		sc = p.idle[n-1]
+		p.idle = p.idle[:n-1]
+		p.mu.Unlock()
+		idle := time.Since(sc.lastUsed)
+		if idle > p.ep.PoolTimeout {
+			sc.close() // the reaper missed it; the server has likely dropped it
+			continue
+		}
+		if idle > idleCheckAfter {
+			if err := sc.noop(ctx); err != nil {
+				sc.close()
+				if ctx.Err() != nil {
+					return nil, false, ctx.Err()
+				}
+				continue
+			}
+		}
+		return sc, true, nil
+	}
+	sc, err = dialSMTP(ctx, p.ep, p.s.trace)
+	return sc, false, err
+}
+
+// put returns a connection to the pool, or closes it when it is broken,
+// when idle connections are not kept, or when the pool is closed.
+func (p *pool) put(sc *smtpConn, keep bool) {
+	if !keep {
+		sc.close()
+		return
+	}
+	p.mu.Lock()
+	if p.closed || p.ep.PoolTimeout == 0 {
+		p.mu.Unlock()
+		sc.quit(p.ep)
+		return
+	}
+	p.idle = append(p.idle, sc)
+	if p.reaper == nil {
+		p.reaper = time.AfterFunc(p.ep.PoolTimeout, p.reap)
+	}
+	p.mu.Unlock()
+}
+
+// reap closes the idle connections older than the pool timeout.
+func (p *pool) reap() {
+	p.mu.Lock()
+	var old []*smtpConn
+	keep := p.idle[:0]
+	for _, sc := range p.idle {
+		if time.Since(sc.lastUsed) >= p.ep.PoolTimeout {
+			old = append(old, sc)
+		} else {
+			keep = append(keep, sc)
+		}
+	}
+	p.idle = keep
+	p.reaper = nil
+	if len(keep) > 0 && !p.closed {
+		p.reaper = time.AfterFunc(p.ep.PoolTimeout-time.Since(keep[0].lastUsed), p.reap)
+	}
+	p.mu.Unlock()
+	for _, sc := range old {
+		sc.quit(p.ep)
+	}
+}
+
+// close waits for sends in progress, then says QUIT on every idle
+// connection.
+func (p *pool) close() error {
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+	p.active.Wait()
+	p.mu.Lock()
+	idle := p.idle
+	p.idle = nil
+	if p.reaper != nil {
+		p.reaper.Stop()
+		p.reaper = nil
+	}
+	p.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, sc := range idle {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sc.quit(p.ep)
+		}()
+	}
+	wg.Wait()
+	return nil
+}
