@@ -1,0 +1,226 @@
+//go:build jmail_wip
+
+package controlpanel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/jmailgo/jmail/jndi"
+	"github.com/jmailgo/jmail/mailsession"
+	"github.com/jmailgo/jmail/properties"
+)
+
+func (h *Handler) registry() *jndi.Registry {
+	if h.cfg.registry != nil {
+		return h.cfg.registry
+	}
+	return jndi.Default()
+}
+
+// build makes a session from portal properties. The JNDI name is left out:
+// here it says where the session is published, and FromPortalProperties
+// would otherwise look the current (old) session up instead of building one.
+func (h *Handler) build(p *properties.Properties) (*mailsession.Session, error) {
+	p = p.Clone()
+	p.Delete(KeyJNDIName)
+	return mailsession.FromPortalProperties(p, h.cfg.sessionOptions...)
+}
+
+// hasMailSettings reports whether a properties file configures the portal's
+// own mail session.
+func hasMailSettings(p *properties.Properties) bool {
+	if v, _ := p.Get(KeyMail); v == "true" {
+		return true
+	}
+	v, _ := p.Get(KeySMTPHost)
+	return v != ""
+}
+
+// start publishes the session the file describes, unless something is
+// already bound under its name (the application's own session wins).
+func (h *Handler) start() error {
+	stored, p, err := h.load()
+	if err != nil {
+		return err
+	}
+	if !hasMailSettings(p) {
+		return nil
+	}
+	if _, err := h.registry().Lookup(stored.JNDIName); err == nil {
+		return nil
+	} else if !errors.Is(err, jndi.ErrNameNotFound) {
+		return fmt.Errorf("controlpanel: look up %s: %w", stored.JNDIName, err)
+	}
+	sess, err := h.build(p)
+	if err != nil {
+		h.startErr = err
+		h.log.Error("controlpanel: the saved mail settings cannot be used", "file", h.path, "err", err)
+		return nil
+	}
+	if err := h.registry().Bind(stored.JNDIName, sess); err != nil {
+		sess.Close()
+		return fmt.Errorf("controlpanel: publish the mail session: %w", err)
+	}
+	h.current, h.name = sess, stored.JNDIName
+	return nil
+}
+
+// startProblem is shown on the page while the file's settings could not be
+// turned into a session at start-up and nothing has been saved since.
+func (h *Handler) startProblem() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.startErr == nil {
+		return ""
+	}
+	return h.startErr.Error()
+}
+
+// serveApply handles Save (save=true) and Test connection (save=false).
+func (h *Handler) serveApply(w http.ResponseWriter, r *http.Request, save bool) {
+	if save {
+		// One save at a time: the stored passwords read here are the
+		// ones the written file and the published session will hold.
+		h.mu.Lock()
+		defer h.mu.Unlock()
+	}
+	stored, fileProps, err := h.load()
+	if err != nil {
+		d := newPageData(stored, nil, "", "")
+		d.CSRF = h.csrf.token(w, r)
+		d.Notice = &notice{Title: "The saved settings cannot be read; nothing was changed.", Lines: []string{err.Error()}}
+		h.render(w, http.StatusInternalServerError, d)
+		return
+	}
+	s := settingsFromForm(r.PostForm, stored)
+	errs := s.validate()
+	_, problems := parseAdvanced(s.Advanced)
+	if len(problems) > 0 {
+		errs[fAdvanced] = plural(len(problems), "line needs", "lines need") + " attention:"
+	}
+	if len(errs) > 0 {
+		h.render(w, http.StatusUnprocessableEntity, h.formPage(w, r, s, stored, errs, problems))
+		return
+	}
+
+	props := fileProps.Clone()
+	for _, kv := range s.values() {
+		props.Set(kv[0], kv[1])
+	}
+	sess, err := h.build(props)
+	if err != nil {
+		d := h.formPage(w, r, s, stored, nil, nil)
+		d.Notice = &notice{Title: "These settings cannot be used; nothing was saved.", Lines: []string{err.Error()}}
+		h.render(w, http.StatusUnprocessableEntity, d)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.checkTimeout)
+	rep, checkErr := sess.Check(ctx)
+	cancel()
+	view := newReportView(rep, checkErr)
+
+	if !save {
+		if err := sess.Close(); err != nil {
+			h.log.Warn("controlpanel: close the test session", "err", err)
+		}
+		view.Title = "Test only, nothing was saved: " + view.Title
+		d := h.formPage(w, r, s, stored, nil, nil)
+		d.Report = view
+		h.render(w, http.StatusOK, d)
+		return
+	}
+
+	if err := h.persist(s); err != nil {
+		sess.Close()
+		h.log.Error("controlpanel: save", "file", h.path, "err", err)
+		d := h.formPage(w, r, s, stored, nil, nil)
+		d.Notice = &notice{Title: "The settings could not be saved; the current session stays in use.", Lines: []string{err.Error()}}
+		d.Report = view
+		h.render(w, http.StatusInternalServerError, d)
+		return
+	}
+	if err := h.publish(s.JNDIName, sess); err != nil {
+		sess.Close()
+		h.log.Error("controlpanel: publish", "name", s.JNDIName, "err", err)
+		d := h.formPage(w, r, s, s, nil, nil)
+		d.Notice = &notice{Title: "The settings were saved but could not be published.", Lines: []string{err.Error()}}
+		d.Report = view
+		h.render(w, http.StatusInternalServerError, d)
+		return
+	}
+	h.startErr = nil
+	h.log.Info("controlpanel: mail settings saved and applied", "file", h.path, "name", s.JNDIName, "session", sess.String())
+	d := h.formPage(w, r, s, s, nil, nil)
+	d.Notice = &notice{OK: true, Title: "Saved. The new settings are in use as " + s.JNDIName + "."}
+	d.Report = view
+	h.render(w, http.StatusOK, d)
+}
+
+// publish binds sess under name, replacing (Rebind: no moment without a
+// binding) whatever was there, then closes the session it replaced —
+// Close waits for that session's in-flight sends, so none is cut off. When
+// the name changed, the session this handler published under the old name
+// is unbound and closed too. Called with h.mu held.
+func (h *Handler) publish(name string, sess *mailsession.Session) error {
+	reg := h.registry()
+	var old []*mailsession.Session
+	if obj, err := reg.Lookup(name); err == nil {
+		if o, ok := obj.(*mailsession.Session); ok && o != sess {
+			old = append(old, o)
+		}
+	}
+	if err := reg.Rebind(name, sess); err != nil {
+		return err
+	}
+	if h.current != nil && h.name != "" && h.name != name {
+		if obj, err := reg.Lookup(h.name); err == nil && obj == h.current {
+			if err := reg.Unbind(h.name); err != nil {
+				h.log.Warn("controlpanel: unbind the old name", "name", h.name, "err", err)
+			}
+		}
+		old = append(old, h.current)
+	}
+	h.current, h.name = sess, name
+	for i, o := range old {
+		if i > 0 && o == old[0] {
+			continue
+		}
+		if err := o.Close(); err != nil {
+			h.log.Warn("controlpanel: close the replaced session", "err", err)
+		}
+	}
+	return nil
+}
+
+// formPage is the page showing submitted settings s. A password that
+// differs from the stored one is not echoed back (the browser would get
+// the placeholder for a password the server does not hold): the field is
+// emptied and asks for it again.
+func (h *Handler) formPage(w http.ResponseWriter, r *http.Request, s, stored settings, errs fieldErrors, problems []string) *pageData {
+	view := s
+	d := newPageData(view, errs, r.PostForm.Get(fTestFrom), r.PostForm.Get(fTestTo))
+	for _, pw := range []struct {
+		name          string
+		value, stored string
+	}{{fStorePassword, s.StorePassword, stored.StorePassword}, {fSMTPPassword, s.SMTPPassword, stored.SMTPPassword}} {
+		if pw.value != pw.stored {
+			f := d.F[pw.name]
+			f.Value = ""
+			f.Hint = "Enter the new password again: passwords are never sent back to the browser."
+			d.F[pw.name] = f
+		}
+	}
+	d.AdvancedErrors = problems
+	d.CSRF = h.csrf.token(w, r)
+	return d
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}

@@ -1,0 +1,198 @@
+//go:build jmail_wip
+
+// Package controlpanel is Liferay's Control Panel → Server Administration →
+// Mail page as an http.Handler that a Go service mounts under its own admin
+// routes.
+//
+// The page edits the portal properties Liferay uses (mail.session.mail.pop3.host,
+// mail.session.mail.smtp.port, mail.session.mail.transport.protocol,
+// mail.session.mail.advanced.properties, mail.session.jndi.name ...). On Save it
+// validates the form, builds a new mailsession.Session, checks it (reached,
+// TLS, login per server) and shows the report beside the form, publishes the
+// session under its JNDI name at once (jndi Rebind: the next look-up gets
+// it), closes the old session once its in-flight sends have finished, and
+// writes the values into the operator's portal-ext.properties in place —
+// comments, order and other keys kept — atomically and with mode 0600.
+// "Test connection" runs the check without saving; "Send test message"
+// sends through the session currently published.
+//
+// Security: the host supplies the authorization check (WithAuthorizer; New
+// fails without it unless WithoutAuthorization is given), every POST needs
+// a CSRF token bound to a SameSite=Strict cookie and must come from the same
+// origin, passwords are never sent to the browser (a placeholder stands for
+// a stored one and keeps it when submitted unchanged), request bodies are
+// limited, all output is escaped, and the page loads nothing from outside:
+// its Content-Security-Policy allows no script and only its own style.
+package controlpanel
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"sync"
+
+	"github.com/jmailgo/jmail/mailsession"
+	"github.com/jmailgo/jmail/properties"
+)
+
+// ErrNoAuthorizer is returned by New when neither WithAuthorizer nor
+// WithoutAuthorization is given: an admin page must not be open by
+// accident.
+var ErrNoAuthorizer = errors.New("controlpanel: no authorizer: pass WithAuthorizer(func(*http.Request) error), or WithoutAuthorization() to serve the page to anyone who can reach it")
+
+// errForbidden is the body of a refused request; the authorizer's own error
+// is logged, not shown.
+const errForbidden = "Forbidden: you are not allowed to change the mail settings."
+
+// Handler serves the Mail page. It is safe for concurrent use; saves are
+// applied one at a time.
+type Handler struct {
+	path string
+	cfg  config
+	log  *slog.Logger
+	csrf *csrf
+
+	mu      sync.Mutex          // serializes saves and guards current
+	current *mailsession.Session // the session this handler published last
+	name    string               // and the name it is bound under
+	// startErr is why the file's settings could not be published at
+	// start-up; cleared by the next successful save.
+	startErr error
+}
+
+// New returns the Mail page for the portal properties file at path (the
+// operator's portal-ext.properties; it is created on the first save if it
+// does not exist).
+//
+// When the file already holds mail settings and nothing is bound under its
+// JNDI name yet, New builds that session and binds it, as the portal does at
+// start-up. A session that cannot be built from the file is logged and the
+// page shows why; New still succeeds so the settings can be corrected.
+func New(path string, opts ...Option) (*Handler, error) {
+	if path == "" {
+		return nil, errors.New("controlpanel: no properties file path")
+	}
+	c := config{maxBytes: DefaultMaxRequestBytes, checkTimeout: DefaultCheckTimeout, sendTimeout: DefaultSendTimeout}
+	for _, o := range opts {
+		o(&c)
+	}
+	if c.authorize == nil && !c.unprotected {
+		return nil, ErrNoAuthorizer
+	}
+	if c.logger == nil {
+		c.logger = slog.New(slog.DiscardHandler)
+	}
+	cs, err := newCSRF(c.trustedOrigins)
+	if err != nil {
+		return nil, fmt.Errorf("controlpanel: %w", err)
+	}
+	h := &Handler{path: path, cfg: c, log: c.logger, csrf: cs}
+	if err := h.start(); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// ServeHTTP serves the page (GET, HEAD) and its actions (POST).
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	securityHeaders(w.Header())
+	if h.cfg.authorize != nil {
+		if err := h.cfg.authorize(r); err != nil {
+			h.log.Warn("controlpanel: request refused by the authorizer", "method", r.Method, "remote", r.RemoteAddr, "err", err)
+			http.Error(w, errForbidden, http.StatusForbidden)
+			return
+		}
+	}
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		h.serveForm(w, r)
+	case http.MethodPost:
+		h.servePost(w, r)
+	default:
+		w.Header().Set("Allow", "GET, HEAD, POST")
+		http.Error(w, "Method not allowed.", http.StatusMethodNotAllowed)
+	}
+}
+
+func (h *Handler) serveForm(w http.ResponseWriter, r *http.Request) {
+	stored, _, err := h.load()
+	d := newPageData(stored, nil, "", "")
+	d.CSRF = h.csrf.token(w, r)
+	if err != nil {
+		d.Notice = &notice{Title: "The saved settings cannot be read.", Lines: []string{err.Error()}}
+	} else if msg := h.startProblem(); msg != "" {
+		d.Notice = &notice{Title: "The saved settings are not in use.", Lines: []string{msg}}
+	}
+	h.render(w, http.StatusOK, d)
+}
+
+func (h *Handler) servePost(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, h.cfg.maxBytes)
+	if err := r.ParseForm(); err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			http.Error(w, fmt.Sprintf("Request too large: at most %d bytes are accepted.", h.cfg.maxBytes), http.StatusRequestEntityTooLarge)
+			return
+		}
+		http.Error(w, "Bad request: the form could not be read.", http.StatusBadRequest)
+		return
+	}
+	if err := h.csrf.verify(r); err != nil {
+		h.log.Warn("controlpanel: POST refused", "remote", r.RemoteAddr, "err", err)
+		http.Error(w, "Forbidden: the form's security token is missing or stale, or the request came from another site. Reload the page and try again.", http.StatusForbidden)
+		return
+	}
+	switch r.PostForm.Get("action") {
+	case "save":
+		h.serveApply(w, r, true)
+	case "test":
+		h.serveApply(w, r, false)
+	case "send":
+		h.serveSend(w, r)
+	default:
+		http.Error(w, "Bad request: unknown action.", http.StatusBadRequest)
+	}
+}
+
+// render writes the page, logging a failure (the client is gone or the
+// template is broken; neither can be told to the user).
+func (h *Handler) render(w http.ResponseWriter, status int, d *pageData) {
+	if err := render(w, status, d); err != nil {
+		h.log.Error("controlpanel: render", "err", err)
+	}
+}
+
+// load reads the properties file; a missing file is an empty one.
+func (h *Handler) load() (settings, *properties.Properties, error) {
+	p, err := properties.LoadFile(h.path)
+	if errors.Is(err, os.ErrNotExist) {
+		p, err = properties.New(), nil
+	}
+	if err != nil {
+		return settingsFrom(properties.New().Get), properties.New(), fmt.Errorf("controlpanel: read %s: %w", h.path, err)
+	}
+	return settingsFrom(p.Get), p, nil
+}
+
+// Close unbinds the session this handler published (if it is still the
+// one bound) and closes it, waiting for its in-flight sends. Call it when
+// the application shuts down.
+func (h *Handler) Close() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.current == nil {
+		return nil
+	}
+	if obj, err := h.registry().Lookup(h.name); err == nil && obj == h.current {
+		if err := h.registry().Unbind(h.name); err != nil {
+			h.log.Warn("controlpanel: unbind", "name", h.name, "err", err)
+		}
+	}
+	err := h.current.Close()
+	h.current = nil
+	return err
+}
+
+var _ io.Closer = (*Handler)(nil)

@@ -1,0 +1,143 @@
+//go:build jmail_wip
+
+package controlpanel
+
+import (
+	"bytes"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/base64"
+	"html/template"
+	"net/http"
+)
+
+//go:embed page.html
+var pageHTML string
+
+//go:embed style.css
+var styleCSS string
+
+var pageTemplate = template.Must(template.New("page").Parse(pageHTML))
+
+// contentSecurityPolicy allows nothing but the page's own inline style
+// (by hash), form posts to itself, and no framing: no script runs at all.
+var contentSecurityPolicy = func() string {
+	sum := sha256.Sum256([]byte(styleCSS))
+	return "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) +
+		"'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+}()
+
+// field is one input's view: everything the template needs to render the
+// label, hint, value and inline error of one form control.
+type field struct {
+	ID, Name, Label, Hint, Value, Type string
+	Autocomplete, Inputmode, Placeholder string
+	Checked                              bool
+	Err                                  string
+}
+
+// notice is a banner above the form (or below the test-message form).
+type notice struct {
+	OK    bool
+	Title string
+	Lines []string
+}
+
+// summaryItem is one entry of the error summary, linking to its field.
+type summaryItem struct{ ID, Label, Msg string }
+
+// pageData is what the page template renders.
+type pageData struct {
+	CSS            template.CSS
+	CSRF           string
+	Bound          string // the JNDI name the session is published under
+	Notice         *notice
+	Errors         []summaryItem
+	StoreKind      string
+	F              map[string]field
+	AdvancedErrors []string
+	Report         *reportView
+	Sent           *notice
+}
+
+// newPageData builds the view of s (passwords replaced by the placeholder)
+// with the given field errors.
+func newPageData(s settings, errs fieldErrors, testFrom, testTo string) *pageData {
+	secret := func(v string) string {
+		if v == "" {
+			return ""
+		}
+		return passwordPlaceholder
+	}
+	d := &pageData{CSS: template.CSS(styleCSS), StoreKind: s.StoreKind, Bound: s.JNDIName, F: map[string]field{}}
+	add := func(f field) {
+		f.ID, f.Err = f.Name, errs[f.Name]
+		if f.Type == "" {
+			f.Type = "text"
+		}
+		d.F[f.Name] = f
+		if f.Err != "" {
+			d.Errors = append(d.Errors, summaryItem{ID: f.ID, Label: f.Label, Msg: f.Err})
+		}
+	}
+	add(field{Name: fStoreHost, Label: "Incoming server", Value: s.StoreHost, Autocomplete: "off",
+		Hint: "Leave empty if the application does not read mail.", Placeholder: "pop.example.com"})
+	add(field{Name: fStorePort, Label: "Port", Value: s.StorePort, Inputmode: "numeric", Autocomplete: "off",
+		Hint: "Empty: 110, 995 secure (POP3); 143, 993 secure (IMAP)."})
+	add(field{Name: fStoreSecure, Label: "Use a secure network connection", Checked: s.StoreSecure,
+		Hint: "TLS from the start (POP3S / IMAPS)."})
+	add(field{Name: fStoreUser, Label: "User name", Value: s.StoreUser, Autocomplete: "off"})
+	add(field{Name: fStorePassword, Label: "Password", Value: secret(s.StorePassword), Type: "password", Autocomplete: "new-password",
+		Hint: passwordHint(s.StorePassword)})
+	add(field{Name: fSMTPHost, Label: "Outgoing server", Value: s.SMTPHost, Autocomplete: "off", Placeholder: "smtp.example.com"})
+	add(field{Name: fSMTPPort, Label: "Port", Value: s.SMTPPort, Inputmode: "numeric", Autocomplete: "off",
+		Hint: "Empty: 25, or 465 secure."})
+	add(field{Name: fSMTPSecure, Label: "Use a secure network connection", Checked: s.SMTPSecure,
+		Hint: "TLS from the start (SMTPS, usually port 465)."})
+	add(field{Name: fSMTPStartTLS, Label: "Use STARTTLS", Checked: s.SMTPStartTLS,
+		Hint: "Upgrade a plain connection to TLS when the server offers it (usually port 587)."})
+	add(field{Name: fSMTPUser, Label: "User name", Value: s.SMTPUser, Autocomplete: "off",
+		Hint: "Set a user name or password to log in before sending."})
+	add(field{Name: fSMTPPassword, Label: "Password", Value: secret(s.SMTPPassword), Type: "password", Autocomplete: "new-password",
+		Hint: passwordHint(s.SMTPPassword)})
+	add(field{Name: fAdvanced, Label: "Manually specify additional JavaMail properties to override the above configuration",
+		Value: s.Advanced, Hint: "One key=value per line, e.g. mail.smtp.connectiontimeout=10000. They override the fields above."})
+	add(field{Name: fJNDIName, Label: "JNDI name", Value: s.JNDIName, Autocomplete: "off",
+		Hint: "Code looks the session up under this name; default " + DefaultJNDIName + "."})
+	add(field{Name: fTestFrom, Label: "From", Value: testFrom, Type: "email", Autocomplete: "off",
+		Hint: "Empty: the session's default sender (mail.from)."})
+	add(field{Name: fTestTo, Label: "To", Value: testTo, Type: "email", Autocomplete: "off"})
+	return d
+}
+
+func passwordHint(stored string) string {
+	if stored == "" {
+		return "No password is stored."
+	}
+	return "A password is stored; leave the dots to keep it, or clear the field to remove it."
+}
+
+// securityHeaders are set on every response of the handler.
+func securityHeaders(h http.Header) {
+	h.Set("Content-Security-Policy", contentSecurityPolicy)
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	h.Set("Cross-Origin-Resource-Policy", "same-origin")
+}
+
+// render writes the page with the given status. It renders into a buffer
+// first, so a template error never leaves a half-written page.
+func render(w http.ResponseWriter, status int, d *pageData) error {
+	var b bytes.Buffer
+	if err := pageTemplate.ExecuteTemplate(&b, "page", d); err != nil {
+		http.Error(w, "controlpanel: cannot render the page", http.StatusInternalServerError)
+		return err
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, err := w.Write(b.Bytes())
+	return err
+}
