@@ -252,11 +252,12 @@ JMAIL_IT_UNTRUSTED_HOST=127.0.0.4
 JMAIL_IT_POSTFIX_RELAY_PORT=$P_RELAY
 JMAIL_IT_POSTFIX_SUBMISSION_PORT=$P_SUBMISSION
 JMAIL_IT_POSTFIX_SMTPS_PORT=$P_SMTPS
-JMAIL_IT_POSTFIX_PID_FILE=$STATE/postfix/spool/pid/master.pid
+JMAIL_IT_POSTFIX_CONF=$STATE/postfix/etc
 JMAIL_IT_DOVECOT_POP3_PORT=$D_POP3
 JMAIL_IT_DOVECOT_POP3S_PORT=$D_POP3S
 JMAIL_IT_DOVECOT_IMAP_PORT=$D_IMAP
 JMAIL_IT_DOVECOT_IMAPS_PORT=$D_IMAPS
+JMAIL_IT_DOVECOT_CONF=$STATE/dovecot/dovecot.conf
 JMAIL_IT_MAILPIT_SMTP_PORT=$M_SMTP
 JMAIL_IT_MAILPIT_POP3_PORT=$M_POP3
 JMAIL_IT_MAILPIT_HTTP=http://127.0.0.1:$M_HTTP
@@ -326,12 +327,21 @@ cmd_stop() {
 cmd_postfix() {
 	case ${1:-} in
 	stop) stop_postfix ;;
+	abort)
+		# Abrupt stop: every smtpd process dies at once, connections break.
+		local f="$STATE/postfix/spool/pid/master.pid" pid
+		if pid_alive "$f"; then
+			pid=$(tr -d ' \n' <"$f")
+			postfix_cmd abort || true
+			wait_gone "$f" "$pid" postfix
+		fi
+		;;
 	start)
 		start_postfix
 		wait_port 127.0.0.1 $P_SUBMISSION "postfix submission"
 		wait_port 127.0.0.1 $P_SMTPS "postfix smtps"
 		;;
-	*) die "usage: $0 postfix start|stop" ;;
+	*) die "usage: $0 postfix start|stop|abort" ;;
 	esac
 }
 
@@ -348,5 +358,5 @@ stop) cmd_stop ;;
 env) print_env ;;
 status) cmd_status ;;
 postfix) shift; cmd_postfix "$@" ;;
-*) echo "usage: $0 start|stop|env|status|postfix start|stop" >&2; exit 2 ;;
+*) echo "usage: $0 start|stop|env|status|postfix start|stop|abort" >&2; exit 2 ;;
 esac
