@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/jmailgo/jmail/jndi"
 	"github.com/jmailgo/jmail/properties"
 )
 
@@ -41,6 +42,7 @@ type config struct {
 
 	debugLogger *slog.Logger
 	logger      *slog.Logger
+	registry    *jndi.Registry
 	environ     []string
 	useEnviron  bool
 	portal      bool

@@ -149,19 +149,20 @@ type propReader struct {
 	props map[string]string
 	proto string // e.g. "smtps"
 	base  string // e.g. "smtp"
+	alt   string // a last fallback prefix ("pop3" for a Liferay IMAP store), or ""
 	err   error
 }
 
 // lookup returns the value of mail.<proto>.<name>, then mail.<base>.<name>,
 // and the key it came from.
 func (r *propReader) lookup(name string) (value, key string, ok bool) {
-	for _, p := range []string{r.proto, r.base} {
+	for _, p := range []string{r.proto, r.base, r.alt} {
+		if p == "" {
+			continue
+		}
 		key = "mail." + p + "." + name
 		if v, found := r.props[key]; found {
 			return strings.TrimSpace(v), key, true
-		}
-		if p == r.base {
-			break
 		}
 	}
 	return "", "mail." + r.proto + "." + name, false
@@ -300,6 +301,9 @@ func resolveSettings(props map[string]string, c *config) (*settings, error) {
 func resolveEndpoint(props map[string]string, proto string, c *config, warns *[]Warning) (*endpoint, error) {
 	base := strings.TrimSuffix(proto, "s")
 	r := &propReader{props: props, proto: proto, base: base}
+	if c.portal && base == "imap" {
+		r.alt = "pop3" // Liferay's Control Panel writes its store fields as mail.pop3.*
+	}
 	ep := &endpoint{Protocol: proto}
 	ep.Host = r.str("host", strings.TrimSpace(props["mail.host"]))
 	if ep.Host == "" {
