@@ -113,10 +113,15 @@ type lineReader struct {
 	startLine int // physical line where the last logical line started
 	skipLF    bool
 	buf       []byte
-	// Segment positions of the last logical line within s, for Edit:
-	// [first, end) covers the logical line from its first character to the
-	// end of its last physical line's content (excluding the terminator).
-	first, end int
+	// decode, when set, turns each raw segment (a physical line's part of
+	// the logical line) into UTF-8 text; Edit parses undecoded bytes.
+	decode func(string) string
+	// Positions of the last logical line within s, for Edit: first is its
+	// first character, rawEnd the end of its last physical line (the
+	// terminator's position, or len(s)).
+	first, rawEnd int
+	// eofContinued: the input ended while the last line was continued.
+	eofContinued bool
 }
 
 func (lr *lineReader) init(s string) {
@@ -146,17 +151,17 @@ func (lr *lineReader) readLine() (string, bool) {
 	lr.first = -1
 
 	// finish returns the logical line ending at end (exclusive) in s.
-	finish := func(end int) (string, bool) {
+	finish := func(end, rawEnd int) (string, bool) {
 		lr.off = off
-		lr.end = end
+		lr.rawEnd = rawEnd
 		if !multi {
 			if segStart < 0 {
 				return "", true
 			}
-			return s[segStart:end], true
+			return lr.segment(s[segStart:end]), true
 		}
 		if segStart >= 0 {
-			lr.buf = append(lr.buf, s[segStart:end]...)
+			lr.buf = append(lr.buf, lr.segment(s[segStart:end])...)
 		}
 		return string(lr.buf), true
 	}
@@ -174,10 +179,13 @@ func (lr *lineReader) readLine() (string, bool) {
 				lr.off = off
 				return "", false
 			}
+			// A following line would still be joined to this one.
+			lr.eofContinued = precedingBackslash ||
+				(appendedLineBegin && (s[off-1] == '\n' || s[off-1] == '\r'))
 			if precedingBackslash {
-				return finish(off - 1)
+				return finish(off-1, off)
 			}
-			return finish(off)
+			return finish(off, off)
 		}
 		c := s[off]
 		off++
@@ -241,17 +249,18 @@ func (lr *lineReader) readLine() (string, bool) {
 		}
 		if off >= len(s) {
 			if precedingBackslash {
-				return finish(off - 2)
+				lr.eofContinued = true
+				return finish(off-2, off-1)
 			}
-			return finish(off - 1)
+			return finish(off-1, off-1)
 		}
 		if !precedingBackslash {
-			return finish(off - 1)
+			return finish(off-1, off-1)
 		}
 		// Continuation: drop the backslash, join the next line.
 		multi = true
 		if segStart >= 0 {
-			lr.buf = append(lr.buf, s[segStart:off-2]...)
+			lr.buf = append(lr.buf, lr.segment(s[segStart:off-2])...)
 		}
 		segStart = -1
 		skipWhiteSpace = true
@@ -261,6 +270,13 @@ func (lr *lineReader) readLine() (string, bool) {
 			lr.skipLF = true
 		}
 	}
+}
+
+func (lr *lineReader) segment(seg string) string {
+	if lr.decode == nil {
+		return seg
+	}
+	return lr.decode(seg)
 }
 
 // splitLine finds the end of the key and the start of the value in a

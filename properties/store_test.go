@@ -46,8 +46,6 @@ var storeCases = []struct {
 	{"nothing", "", nil},
 }
 
-
-
 func storeCaseProps(kv [][2]string) *Properties {
 	p := &Properties{}
 	for _, e := range kv {
