@@ -1,5 +1,3 @@
-//go:build jmail_wip
-
 package controlpanel
 
 import (
@@ -99,18 +97,14 @@ func (h *Handler) serveApply(w http.ResponseWriter, r *http.Request, save bool) 
 	errs := s.validate()
 	_, problems := parseAdvanced(s.Advanced)
 	if len(problems) > 0 {
-		errs[fAdvanced] = plural(len(problems), "line needs", "lines need") + " attention:"
+		errs[fAdvanced] = plural(len(problems), "line needs", "lines need") + " attention."
 	}
 	if len(errs) > 0 {
 		h.render(w, http.StatusUnprocessableEntity, h.formPage(w, r, s, stored, errs, problems))
 		return
 	}
 
-	props := fileProps.Clone()
-	for _, kv := range s.values() {
-		props.Set(kv[0], kv[1])
-	}
-	sess, err := h.build(props)
+	sess, err := h.build(s.apply(fileProps))
 	if err != nil {
 		d := h.formPage(w, r, s, stored, nil, nil)
 		d.Notice = &notice{Title: "These settings cannot be used; nothing was saved.", Lines: []string{err.Error()}}

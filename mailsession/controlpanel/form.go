@@ -1,11 +1,11 @@
-//go:build jmail_wip
-
 package controlpanel
 
 import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/jmailgo/jmail/properties"
 )
 
 // Liferay's portal property keys for the Mail page (PropsKeys.MAIL_SESSION_*),
@@ -91,9 +91,11 @@ func settingsFrom(get func(string) (string, bool)) settings {
 }
 
 // values returns the Liferay keys and values that represent s, in the order
-// Liferay's page lists them. Every key is always written (an emptied field
-// stores an empty value), so a saved file says exactly what the page showed.
-func (s settings) values() [][2]string {
+// Liferay's page lists them, and the keys to remove. Every field is written
+// (an emptied field stores an empty value), so a saved file says what the
+// page showed; only an empty incoming server removes the store's keys, as
+// "no incoming mail" (a store protocol with no host would mean localhost).
+func (s settings) values() (set [][2]string, del []string) {
 	store := s.StoreKind
 	if s.StoreSecure {
 		store += "s"
@@ -103,23 +105,41 @@ func (s settings) values() [][2]string {
 		transport = "smtps"
 	}
 	auth := s.SMTPUser != "" || s.SMTPPassword != "" // Liferay: auth when a user or password is set
-	return [][2]string{
-		{KeyMail, "true"},
-		{KeyStoreProtocol, store},
-		{KeyPOP3Host, s.StoreHost},
-		{KeyPOP3Port, s.StorePort},
-		{KeyPOP3User, s.StoreUser},
-		{KeyPOP3Password, s.StorePassword},
-		{KeyTransportProtocol, transport},
-		{KeySMTPHost, s.SMTPHost},
-		{KeySMTPPort, s.SMTPPort},
-		{KeySMTPUser, s.SMTPUser},
-		{KeySMTPPassword, s.SMTPPassword},
-		{KeySMTPAuth, strconv.FormatBool(auth)},
-		{KeySMTPStartTLS, strconv.FormatBool(s.SMTPStartTLS)},
-		{KeyAdvancedProperties, s.Advanced},
-		{KeyJNDIName, s.JNDIName},
+	set = [][2]string{{KeyMail, "true"}}
+	if s.StoreHost == "" {
+		del = []string{KeyStoreProtocol, KeyPOP3Host, KeyPOP3Port, KeyPOP3User, KeyPOP3Password}
+	} else {
+		set = append(set,
+			[2]string{KeyStoreProtocol, store},
+			[2]string{KeyPOP3Host, s.StoreHost},
+			[2]string{KeyPOP3Port, s.StorePort},
+			[2]string{KeyPOP3User, s.StoreUser},
+			[2]string{KeyPOP3Password, s.StorePassword})
 	}
+	set = append(set,
+		[2]string{KeyTransportProtocol, transport},
+		[2]string{KeySMTPHost, s.SMTPHost},
+		[2]string{KeySMTPPort, s.SMTPPort},
+		[2]string{KeySMTPUser, s.SMTPUser},
+		[2]string{KeySMTPPassword, s.SMTPPassword},
+		[2]string{KeySMTPAuth, strconv.FormatBool(auth)},
+		[2]string{KeySMTPStartTLS, strconv.FormatBool(s.SMTPStartTLS)},
+		[2]string{KeyAdvancedProperties, s.Advanced},
+		[2]string{KeyJNDIName, s.JNDIName})
+	return set, del
+}
+
+// apply returns a copy of p with s's keys set and removed.
+func (s settings) apply(p *properties.Properties) *properties.Properties {
+	p = p.Clone()
+	set, del := s.values()
+	for _, kv := range set {
+		p.Set(kv[0], kv[1])
+	}
+	for _, k := range del {
+		p.Delete(k)
+	}
+	return p
 }
 
 // Form field names.

@@ -1,5 +1,3 @@
-//go:build jmail_wip
-
 // Package controlpanel is Liferay's Control Panel → Server Administration →
 // Mail page as an http.Handler that a Go service mounts under its own admin
 // routes.

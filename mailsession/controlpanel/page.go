@@ -1,5 +1,3 @@
-//go:build jmail_wip
-
 package controlpanel
 
 import (
@@ -34,6 +32,7 @@ type field struct {
 	Autocomplete, Inputmode, Placeholder string
 	Checked                              bool
 	Err                                  string
+	Summary                              string // the field's name in the error summary, when Label is ambiguous
 }
 
 // notice is a banner above the form (or below the test-message form).
@@ -77,30 +76,34 @@ func newPageData(s settings, errs fieldErrors, testFrom, testTo string) *pageDat
 		}
 		d.F[f.Name] = f
 		if f.Err != "" {
-			d.Errors = append(d.Errors, summaryItem{ID: f.ID, Label: f.Label, Msg: f.Err})
+			label := f.Summary
+			if label == "" {
+				label = f.Label
+			}
+			d.Errors = append(d.Errors, summaryItem{ID: f.ID, Label: label, Msg: f.Err})
 		}
 	}
 	add(field{Name: fStoreHost, Label: "Incoming server", Value: s.StoreHost, Autocomplete: "off",
 		Hint: "Leave empty if the application does not read mail.", Placeholder: "pop.example.com"})
-	add(field{Name: fStorePort, Label: "Port", Value: s.StorePort, Inputmode: "numeric", Autocomplete: "off",
-		Hint: "Empty: 110, 995 secure (POP3); 143, 993 secure (IMAP)."})
-	add(field{Name: fStoreSecure, Label: "Use a secure network connection", Checked: s.StoreSecure,
+	add(field{Name: fStorePort, Label: "Port", Summary: "Incoming port", Value: s.StorePort, Inputmode: "numeric", Autocomplete: "off",
+		Hint: "Empty: the default.", Placeholder: defaultPort(s.StoreKind, s.StoreSecure)})
+	add(field{Name: fStoreSecure, Label: "Use a secure network connection", Summary: "Incoming secure connection", Checked: s.StoreSecure,
 		Hint: "TLS from the start (POP3S / IMAPS)."})
-	add(field{Name: fStoreUser, Label: "User name", Value: s.StoreUser, Autocomplete: "off"})
-	add(field{Name: fStorePassword, Label: "Password", Value: secret(s.StorePassword), Type: "password", Autocomplete: "new-password",
+	add(field{Name: fStoreUser, Label: "User name", Summary: "Incoming user name", Value: s.StoreUser, Autocomplete: "off"})
+	add(field{Name: fStorePassword, Label: "Password", Summary: "Incoming password", Value: secret(s.StorePassword), Type: "password", Autocomplete: "new-password",
 		Hint: passwordHint(s.StorePassword)})
 	add(field{Name: fSMTPHost, Label: "Outgoing server", Value: s.SMTPHost, Autocomplete: "off", Placeholder: "smtp.example.com"})
-	add(field{Name: fSMTPPort, Label: "Port", Value: s.SMTPPort, Inputmode: "numeric", Autocomplete: "off",
-		Hint: "Empty: 25, or 465 secure."})
-	add(field{Name: fSMTPSecure, Label: "Use a secure network connection", Checked: s.SMTPSecure,
+	add(field{Name: fSMTPPort, Label: "Port", Summary: "Outgoing port", Value: s.SMTPPort, Inputmode: "numeric", Autocomplete: "off",
+		Hint: "Empty: the default.", Placeholder: defaultPort("smtp", s.SMTPSecure)})
+	add(field{Name: fSMTPSecure, Label: "Use a secure network connection", Summary: "Outgoing secure connection", Checked: s.SMTPSecure,
 		Hint: "TLS from the start (SMTPS, usually port 465)."})
 	add(field{Name: fSMTPStartTLS, Label: "Use STARTTLS", Checked: s.SMTPStartTLS,
 		Hint: "Upgrade a plain connection to TLS when the server offers it (usually port 587)."})
-	add(field{Name: fSMTPUser, Label: "User name", Value: s.SMTPUser, Autocomplete: "off",
+	add(field{Name: fSMTPUser, Label: "User name", Summary: "Outgoing user name", Value: s.SMTPUser, Autocomplete: "off",
 		Hint: "Set a user name or password to log in before sending."})
-	add(field{Name: fSMTPPassword, Label: "Password", Value: secret(s.SMTPPassword), Type: "password", Autocomplete: "new-password",
+	add(field{Name: fSMTPPassword, Label: "Password", Summary: "Outgoing password", Value: secret(s.SMTPPassword), Type: "password", Autocomplete: "new-password",
 		Hint: passwordHint(s.SMTPPassword)})
-	add(field{Name: fAdvanced, Label: "Manually specify additional JavaMail properties to override the above configuration",
+	add(field{Name: fAdvanced, Summary: "Additional JavaMail properties", Label: "Manually specify additional JavaMail properties to override the above configuration",
 		Value: s.Advanced, Hint: "One key=value per line, e.g. mail.smtp.connectiontimeout=10000. They override the fields above."})
 	add(field{Name: fJNDIName, Label: "JNDI name", Value: s.JNDIName, Autocomplete: "off",
 		Hint: "Code looks the session up under this name; default " + DefaultJNDIName + "."})
@@ -108,6 +111,20 @@ func newPageData(s settings, errs fieldErrors, testFrom, testTo string) *pageDat
 		Hint: "Empty: the session's default sender (mail.from)."})
 	add(field{Name: fTestTo, Label: "To", Value: testTo, Type: "email", Autocomplete: "off"})
 	return d
+}
+
+// defaultPort is the port a protocol uses when the field is empty, shown
+// as the field's placeholder.
+func defaultPort(kind string, secure bool) string {
+	ports := map[string][2]string{"smtp": {"25", "465"}, "pop3": {"110", "995"}, "imap": {"143", "993"}}
+	p, ok := ports[kind]
+	if !ok {
+		return ""
+	}
+	if secure {
+		return p[1]
+	}
+	return p[0]
 }
 
 func passwordHint(stored string) string {

@@ -1,11 +1,12 @@
-//go:build jmail_wip
-
 package controlpanel
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/jmailgo/jmail/properties"
 )
 
 // writeFileAtomic replaces path with data so that a reader (or a crash)
@@ -57,4 +58,25 @@ func writeFileAtomic(path string, data []byte) (err error) {
 		}
 	}
 	return nil
+}
+
+// persist writes s into the properties file in place: the form's keys get
+// their new values (where they are, or appended), every other line —
+// comments, blank lines, other keys — stays byte for byte. Called with h.mu
+// held.
+func (h *Handler) persist(s settings) error {
+	src, err := os.ReadFile(h.path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("controlpanel: read %s: %w", h.path, err)
+	}
+	kvs, del := s.values()
+	set := properties.New()
+	for _, kv := range kvs {
+		set.Set(kv[0], kv[1])
+	}
+	out, err := properties.Edit(src, set, del...)
+	if err != nil {
+		return fmt.Errorf("controlpanel: edit %s: %w", h.path, err)
+	}
+	return writeFileAtomic(h.path, out)
 }

@@ -1,5 +1,3 @@
-//go:build jmail_wip
-
 package controlpanel
 
 import (
