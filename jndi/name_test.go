@@ -21,7 +21,7 @@ func TestNormalize(t *testing.T) {
 		{"java:comp/a", "comp/a"},
 		{"java:comp", "comp"},
 		{"comp/env/a", "comp/env/a"}, // no java: prefix, so comp/env is part of the name
-		{"java:java:a", "java:a"},     // one prefix only
+		{"java:java:a", "java:a"},    // one prefix only
 		{"MailSession", "MailSession"},
 		{"Mail Session/ü", "Mail Session/ü"},
 		{"mail/MailSession ", "mail/MailSession "}, // case and spaces are significant
