@@ -129,19 +129,21 @@ make_ca() {
 
 certificates() {
 	local d="$STATE/certs"
-	if [ -s "$d/server.pem" ] && [ -s "$d/untrusted.pem" ] &&
-		openssl x509 -checkend 86400 -noout -in "$d/server.pem" >/dev/null 2>&1; then
-		return 0
+	if ! [ -s "$d/server.pem" ] || ! [ -s "$d/untrusted.pem" ] ||
+		! openssl x509 -checkend 86400 -noout -in "$d/server.pem" >/dev/null 2>&1; then
+		log "generating throwaway CAs and certificates in $d"
+		mkdir -p "$d"
+		make_ca ca "jmail integration test CA"
+		make_ca untrusted-ca "jmail untrusted CA"
+		make_cert server ca "DNS:localhost,IP:127.0.0.1,IP:127.0.0.2"
+		make_cert untrusted untrusted-ca "DNS:localhost,IP:127.0.0.4"
+		chmod 640 "$d"/*.key
+		chgrp dovecot "$d"/*.key 2>/dev/null || true
 	fi
-	log "generating throwaway CAs and certificates in $d"
-	mkdir -p "$d"
-	make_ca ca "jmail integration test CA"
-	make_ca untrusted-ca "jmail untrusted CA"
-	make_cert server ca "DNS:localhost,IP:127.0.0.1,IP:127.0.0.2"
-	make_cert untrusted untrusted-ca "DNS:localhost,IP:127.0.0.4"
+	# SSL_CERT_FILE replaces Go's trust roots: the bundle keeps the system's
+	# so that the go command itself still reaches the module proxy.
+	cat /etc/ssl/certs/ca-certificates.crt "$d/ca.pem" >"$d/trust.pem" 2>/dev/null || cp "$d/ca.pem" "$d/trust.pem"
 	chmod 644 "$d"/*.pem
-	chmod 640 "$d"/*.key
-	chgrp dovecot "$d"/*.key 2>/dev/null || true
 }
 
 # render SRC DST: copy a template, replacing @NAME@ with the shell variable NAME.
@@ -240,7 +242,8 @@ wait_all() {
 print_env() {
 	cat <<ENV
 JMAIL_IT_DIR=$STATE
-SSL_CERT_FILE=$STATE/certs/ca.pem
+SSL_CERT_FILE=$STATE/certs/trust.pem
+JMAIL_IT_TRUST=$STATE/certs/trust.pem
 JMAIL_IT_CA=$STATE/certs/ca.pem
 JMAIL_IT_DOMAIN=$DOMAIN
 JMAIL_IT_USERS=$(echo $USERS | tr ' ' ',')

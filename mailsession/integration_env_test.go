@@ -67,7 +67,7 @@ func loadEnv() (itEnv, error) {
 				e[k] = v
 			}
 		}
-	} else if os.Getenv("JMAIL_IT_CA") == "" {
+	} else if os.Getenv("JMAIL_IT_TRUST") == "" {
 		return nil, err
 	}
 	for _, kv := range os.Environ() { // the environment wins over the file
@@ -76,12 +76,13 @@ func loadEnv() (itEnv, error) {
 		}
 	}
 	// A session built from plain properties trusts the throwaway CA the
-	// way a JVM would through its trust store: Go reads SSL_CERT_FILE once.
+	// way a JVM would through its trust store: Go reads SSL_CERT_FILE once,
+	// here the system roots plus the test CA (JMAIL_IT_TRUST).
 	if os.Getenv("SSL_CERT_FILE") == "" {
-		os.Setenv("SSL_CERT_FILE", e["JMAIL_IT_CA"])
+		os.Setenv("SSL_CERT_FILE", e["JMAIL_IT_TRUST"])
 	}
-	if os.Getenv("SSL_CERT_FILE") != e["JMAIL_IT_CA"] {
-		return nil, fmt.Errorf("SSL_CERT_FILE=%s, want the test CA %s", os.Getenv("SSL_CERT_FILE"), e["JMAIL_IT_CA"])
+	if os.Getenv("SSL_CERT_FILE") != e["JMAIL_IT_TRUST"] {
+		return nil, fmt.Errorf("SSL_CERT_FILE=%s, want the test trust bundle %s", os.Getenv("SSL_CERT_FILE"), e["JMAIL_IT_TRUST"])
 	}
 	for _, k := range []string{"JMAIL_IT_POSTFIX_RELAY_PORT", "JMAIL_IT_POSTFIX_SUBMISSION_PORT", "JMAIL_IT_POSTFIX_SMTPS_PORT",
 		"JMAIL_IT_DOVECOT_POP3_PORT", "JMAIL_IT_DOVECOT_POP3S_PORT", "JMAIL_IT_DOVECOT_IMAP_PORT", "JMAIL_IT_DOVECOT_IMAPS_PORT",
