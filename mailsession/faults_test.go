@@ -1,0 +1,250 @@
+package mailsession
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jmailgo/jmail/mailsession/mailtest"
+)
+
+// sendOK sends one message and fails the test on error: proves the session
+// works again after a fault.
+func sendOK(t *testing.T, s *Session, to string) {
+	t.Helper()
+	if err := s.Send(ctxT(t), &Message{To: []string{to}, Subject: "ok", Text: "ok"}); err != nil {
+		t.Fatalf("send after the fault: %v", err)
+	}
+}
+
+func TestRejectedRecipients(t *testing.T) {
+	checkNoLeaks(t)
+	srv := mailtest.NewServer(t)
+	s := newTestSession(t, srv, mailtest.Plain)
+	srv.SetFaults(mailtest.Faults{RejectRecipients: map[string]int{"bad@elsewhere.example": 550, "later@elsewhere.example": 450}})
+
+	err := s.Send(ctxT(t), &Message{To: []string{mailtest.DefaultUser, "bad@elsewhere.example", "later@elsewhere.example"}, Text: "x"})
+	var se *SendError
+	if !errors.As(err, &se) {
+		t.Fatalf("err %v, want *SendError", err)
+	}
+	if len(se.Sent) != 0 || len(se.Unsent) != 1 || se.Unsent[0] != mailtest.DefaultUser || len(se.Rejected) != 2 {
+		t.Fatalf("outcome sent=%v unsent=%v rejected=%v", se.Sent, se.Unsent, se.Rejected)
+	}
+	if r := se.Rejected[0]; r.Address != "bad@elsewhere.example" || r.Code != 550 || r.Temporary() {
+		t.Errorf("first rejection %+v", r)
+	}
+	if r := se.Rejected[1]; r.Code != 450 || !r.Temporary() {
+		t.Errorf("second rejection %+v", r)
+	}
+	if !errors.Is(err, ErrPermanent) || errors.Is(err, ErrTemporary) || IsTemporary(err) {
+		t.Errorf("a 550 among the failures must make the send permanent")
+	}
+	if len(srv.Received()) != 0 {
+		t.Errorf("message sent although sendpartial is off")
+	}
+
+	// Only a 450: temporary.
+	err = s.Send(ctxT(t), &Message{To: []string{"later@elsewhere.example"}, Text: "x"})
+	if !errors.Is(err, ErrTemporary) || !IsTemporary(err) {
+		t.Errorf("450 only: %v, want temporary", err)
+	}
+	srv.SetFaults(mailtest.Faults{})
+	sendOK(t, s, mailtest.DefaultUser)
+	cmds := srv.SMTPCommands()
+	if count(cmds, "RSET") < 1 || srv.SMTPConnections() != 1 {
+		t.Errorf("want RSET after the failed transaction on the same connection: %v (%d conns)", cmds, srv.SMTPConnections())
+	}
+}
+
+func TestSendPartial(t *testing.T) {
+	srv := mailtest.NewServer(t)
+	s := newTestSession(t, srv, mailtest.Plain, WithSendPartial(true))
+	srv.SetFaults(mailtest.Faults{RejectRecipients: map[string]int{"bad@elsewhere.example": 550}})
+	err := s.Send(ctxT(t), &Message{To: []string{mailtest.DefaultUser, "bad@elsewhere.example"}, Text: "x"})
+	var se *SendError
+	if !errors.As(err, &se) || len(se.Sent) != 1 || len(se.Rejected) != 1 || se.Rejected[0].EnhancedCode[0] != 5 {
+		t.Fatalf("err %v, want SendError with one sent and one rejected with an enhanced code", err)
+	}
+	if got := srv.Received(); len(got) != 1 || len(got[0].To) != 1 {
+		t.Fatalf("delivered %v, want once to the valid recipient", got)
+	}
+}
+
+func TestDataFailure(t *testing.T) {
+	checkNoLeaks(t)
+	srv := mailtest.NewServer(t)
+	s := newTestSession(t, srv, mailtest.StartTLS)
+	for _, code := range []int{554, 451} {
+		srv.SetFaults(mailtest.Faults{FailData: code})
+		err := s.Send(ctxT(t), &Message{To: []string{mailtest.DefaultUser}, Text: "x"})
+		var se *SendError
+		if !errors.As(err, &se) || len(se.Unsent) != 1 {
+			t.Fatalf("DATA %d: %v", code, err)
+		}
+		if IsTemporary(err) != (code == 451) {
+			t.Errorf("DATA %d: temporary=%v", code, IsTemporary(err))
+		}
+		if !strings.Contains(err.Error(), "DATA") {
+			t.Errorf("error does not say DATA failed: %v", err)
+		}
+	}
+	srv.SetFaults(mailtest.Faults{})
+	sendOK(t, s, mailtest.DefaultUser)
+	if n := srv.SMTPConnections(); n != 1 {
+		t.Errorf("a refused DATA should keep the connection: %d connections", n)
+	}
+}
+
+func TestConnectionCutMidData(t *testing.T) {
+	checkNoLeaks(t)
+	srv := mailtest.NewServer(t)
+	s := newTestSession(t, srv, mailtest.Plain)
+	srv.SetFaults(mailtest.Faults{CutDataAfter: 1000})
+	err := s.Send(ctxT(t), &Message{To: []string{mailtest.DefaultUser}, Text: strings.Repeat("line of text\n", 10000)})
+	var se *SendError
+	if !errors.As(err, &se) || !IsTemporary(err) {
+		t.Fatalf("cut mid-DATA: %v, want a temporary *SendError", err)
+	}
+	if len(srv.Received()) != 0 {
+		t.Fatalf("a cut message was delivered")
+	}
+	srv.SetFaults(mailtest.Faults{})
+	sendOK(t, s, mailtest.DefaultUser)
+	if n := len(srv.Received()); n != 1 {
+		t.Errorf("%d delivered, want 1", n)
+	}
+}
+
+func TestSlowServerTimesOut(t *testing.T) {
+	checkNoLeaks(t)
+	srv := mailtest.NewServer(t)
+	s := newTestSession(t, srv, mailtest.Plain, WithTimeouts(time.Second, 150*time.Millisecond, 150*time.Millisecond))
+	sendOK(t, s, mailtest.DefaultUser) // a pooled connection exists
+	srv.SetFaults(mailtest.Faults{ReplyDelay: 600 * time.Millisecond})
+	err := s.Send(ctxT(t), &Message{To: []string{mailtest.DefaultUser}, Text: "x"})
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() || !IsTemporary(err) {
+		t.Fatalf("slow server: %v, want a temporary timeout", err)
+	}
+	if !strings.Contains(err.Error(), "timed out after 150ms") {
+		t.Errorf("error does not name the timeout: %v", err)
+	}
+	srv.SetFaults(mailtest.Faults{})
+	sendOK(t, s, mailtest.DefaultUser)
+}
+
+func TestContextCancelsSend(t *testing.T) {
+	checkNoLeaks(t)
+	srv := mailtest.NewServer(t)
+	s := newTestSession(t, srv, mailtest.Plain)
+	sendOK(t, s, mailtest.DefaultUser)
+	srv.SetFaults(mailtest.Faults{ReplyDelay: 2 * time.Second})
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	err := s.Send(ctx, &Message{To: []string{mailtest.DefaultUser}, Text: "x"})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err %v, want context.DeadlineExceeded", err)
+	}
+	// Explicit cancellation while waiting in a fresh dial's greeting.
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	go func() { time.Sleep(50 * time.Millisecond); cancel2() }()
+	if err := s.Send(ctx2, &Message{To: []string{mailtest.DefaultUser}, Text: "x"}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err %v, want context.Canceled", err)
+	}
+	srv.SetFaults(mailtest.Faults{})
+	sendOK(t, s, mailtest.DefaultUser)
+}
+
+func TestRefusedAuth(t *testing.T) {
+	checkNoLeaks(t)
+	srv := mailtest.NewServer(t)
+	s := newTestSession(t, srv, mailtest.StartTLS)
+	srv.SetFaults(mailtest.Faults{RefuseAuth: true})
+	err := s.Send(ctxT(t), &Message{To: []string{mailtest.DefaultUser}, Text: "x"})
+	if !errors.Is(err, ErrAuth) || IsTemporary(err) {
+		t.Fatalf("refused AUTH: %v, want permanent ErrAuth", err)
+	}
+	if strings.Contains(err.Error(), mailtest.DefaultPassword) {
+		t.Errorf("password in the error: %v", err)
+	}
+	srv.SetFaults(mailtest.Faults{})
+	sendOK(t, s, mailtest.DefaultUser)
+}
+
+func TestStartTLSRequiredButNotOffered(t *testing.T) {
+	checkNoLeaks(t)
+	srv := mailtest.NewServer(t)
+	srv.SetFaults(mailtest.Faults{NoSTARTTLS: true})
+	s := newTestSession(t, srv, mailtest.StartTLS)
+	err := s.Send(ctxT(t), &Message{To: []string{mailtest.DefaultUser}, Text: "x"})
+	if !errors.Is(err, ErrTLSRequired) {
+		t.Fatalf("err %v, want ErrTLSRequired", err)
+	}
+	if cmds := srv.SMTPCommands(); count(cmds, "AUTH") != 0 || count(cmds, "MAIL") != 0 {
+		t.Errorf("went on without TLS: %v", cmds)
+	}
+	srv.SetFaults(mailtest.Faults{})
+	sendOK(t, s, mailtest.DefaultUser)
+}
+
+func TestOpportunisticStartTLS(t *testing.T) {
+	srv := mailtest.NewServer(t)
+	srv.SetFaults(mailtest.Faults{NoSTARTTLS: true})
+	// starttls.enable without required: goes on in clear to a loopback host.
+	s := newTestSession(t, srv, mailtest.Plain, WithProperty("mail.smtp.starttls.enable", "true"))
+	sendOK(t, s, mailtest.DefaultUser)
+	srv.SetFaults(mailtest.Faults{})
+	s2 := newTestSession(t, srv, mailtest.Plain, WithProperty("mail.smtp.starttls.enable", "true"))
+	sendOK(t, s2, mailtest.DefaultUser)
+	if n := count(srv.SMTPCommands(), "STARTTLS"); n != 1 {
+		t.Errorf("STARTTLS used %d times, want once (when offered)", n)
+	}
+}
+
+func TestUntrustedCertificateFailsAtConnect(t *testing.T) {
+	srv := mailtest.NewServer(t)
+	for _, mode := range []mailtest.Mode{mailtest.StartTLS, mailtest.ImplicitTLS} {
+		s, err := FromProperties(srv.Properties(mode, "")) // system roots only
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = s.Send(ctxT(t), &Message{To: []string{mailtest.DefaultUser}, Text: "x"})
+		if err == nil || !strings.Contains(err.Error(), "certificate") {
+			t.Errorf("%v: err %v, want a certificate error", mode, err)
+		}
+		s.Close()
+		// ssl.trust=* accepts it (JavaMail's meaning).
+		s, err = FromProperties(srv.Properties(mode, ""), WithProperty("mail.smtp.ssl.trust", "*"), WithProperty("mail.smtps.ssl.trust", "*"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sendOK(t, s, mailtest.DefaultUser)
+		s.Close()
+	}
+	if n := count(srv.SMTPCommands(), "AUTH"); n != 2 {
+		t.Errorf("AUTH sent %d times, want only on the 2 trusted sessions", n)
+	}
+}
+
+// TestDeadPooledConnectionReplaced kills the pooled connection behind the
+// session's back (through a proxy) and checks the next message is delivered
+// exactly once on a new connection.
+func TestDeadPooledConnectionReplaced(t *testing.T) {
+	checkNoLeaks(t)
+	srv := mailtest.NewServer(t)
+	px := newProxy(t, srv.Addr(srv.Ports().SMTP), 0)
+	s := newTestSession(t, srv, mailtest.Plain, WithHost("127.0.0.1", px.port()))
+	sendOK(t, s, mailtest.DefaultUser)
+	px.killAll()
+	sendOK(t, s, mailtest.DefaultUser)
+	if n := len(srv.Received()); n != 2 {
+		t.Fatalf("%d delivered, want 2 (none lost, none duplicated)", n)
+	}
+	if n := srv.SMTPConnections(); n != 2 {
+		t.Errorf("%d connections, want 2", n)
+	}
+}
