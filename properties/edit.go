@@ -46,6 +46,7 @@ type logicalLine struct {
 	first     int  // its first character
 	valStart  int  // where its value starts in src, or -1 if unknown
 	sep       bool // a separator precedes valStart
+	empty     bool // no characters at all ("\" at the end of the file)
 	rawEnd    int  // end of its last physical line, before the terminator
 	termEnd   int  // after the terminator
 }
@@ -70,7 +71,7 @@ func edit(src []byte, set *Properties, del []string, decode func(string) string,
 		if _, err := conv.convert(line[valStart:]); err != nil {
 			return nil, &SyntaxError{Line: lr.startLine, Text: err.(badEscape).text}
 		}
-		ll := logicalLine{key: key, first: lr.first, rawEnd: lr.rawEnd, valStart: -1}
+		ll := logicalLine{key: key, first: lr.first, rawEnd: lr.rawEnd, valStart: -1, empty: line == ""}
 		if lr.first < 0 { // an empty logical line ("\" at the end)
 			ll.first = lr.rawEnd
 		}
@@ -103,12 +104,32 @@ func edit(src []byte, set *Properties, del []string, decode func(string) string,
 		}
 	}
 
+	appending := false
+	for k := range set.All() {
+		if _, ok := last[k]; !ok {
+			appending = true
+			break
+		}
+	}
+
 	var out []byte
 	var esc []byte
 	pos := 0
 	lastTouched := false
 	for i, ll := range lines {
 		lastTouched = false
+		if appending && lr.eofContinued && ll.empty && i == len(lines)-1 && !deleted[ll.key] {
+			if _, ok := set.Get(ll.key); !ok {
+				// src ends with a lone continued backslash, an empty
+				// key that Java keeps only at the very end of input:
+				// spell it "=" so the appended lines cannot change it.
+				out = append(out, s[pos:ll.first]...)
+				out = append(out, '=')
+				pos = ll.rawEnd
+				lastTouched = true
+				continue
+			}
+		}
 		switch {
 		case deleted[ll.key]:
 			out = append(out, s[pos:ll.lineStart]...)

@@ -98,7 +98,8 @@ func decodeEnv(s string) string {
 }
 
 // envChar decodes one group: a CharPool name, else a decimal code point
-// that Java's Character.isDefined accepts.
+// that Java's Character.isDefined accepts (judged with Go's Unicode tables,
+// which may know a few characters more than Java 17's).
 func envChar(group string) (rune, bool) {
 	if r, ok := charPool[strings.ToUpper(group)]; ok {
 		return r, true
@@ -108,7 +109,7 @@ func envChar(group string) (rune, bool) {
 		return 0, false
 	}
 	r := rune(n)
-	if !unicode.In(r, unicode.L, unicode.M, unicode.N, unicode.P, unicode.S, unicode.Z, unicode.C) {
+	if !unicode.In(r, unicode.L, unicode.M, unicode.N, unicode.P, unicode.S, unicode.Z, unicode.Cc, unicode.Cf, unicode.Co, unicode.Cs) {
 		return 0, false
 	}
 	if !utf8.ValidRune(r) { // a surrogate: Go strings cannot hold it alone
