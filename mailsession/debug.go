@@ -19,6 +19,7 @@ type traceConn struct {
 	net.Conn
 	log   *slog.Logger
 	attrs []any
+	imap  bool // commands start with a tag
 
 	mu      sync.Mutex
 	in, out bytes.Buffer
@@ -28,7 +29,7 @@ type traceConn struct {
 }
 
 func newTraceConn(c net.Conn, l *slog.Logger, ep *endpoint) *traceConn {
-	return &traceConn{Conn: c, log: l, attrs: []any{"proto", ep.Protocol, "server", ep.Addr()}}
+	return &traceConn{Conn: c, log: l, attrs: []any{"proto", ep.Protocol, "server", ep.Addr()}, imap: strings.HasPrefix(ep.Protocol, "imap")}
 }
 
 func (t *traceConn) Read(p []byte) (int, error) {
@@ -90,10 +91,9 @@ func (t *traceConn) clientLine(line string) {
 	for i, f := range fields {
 		upper[i] = strings.ToUpper(f)
 	}
-	// An IMAP command starts with a tag.
 	verbAt := 0
-	if len(upper) > 1 && (upper[1] == "AUTHENTICATE" || upper[1] == "LOGIN") {
-		verbAt = 1
+	if t.imap {
+		verbAt = 1 // an IMAP command starts with a tag
 	}
 	if len(upper) > verbAt {
 		switch upper[verbAt] {
