@@ -53,7 +53,7 @@ type Handler struct {
 	log  *slog.Logger
 	csrf *csrf
 
-	mu      sync.Mutex          // serializes saves and guards current
+	mu      sync.Mutex           // serializes saves and guards current
 	current *mailsession.Session // the session this handler published last
 	name    string               // and the name it is bound under
 	// startErr is why the file's settings could not be published at

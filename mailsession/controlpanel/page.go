@@ -28,7 +28,7 @@ var contentSecurityPolicy = func() string {
 // field is one input's view: everything the template needs to render the
 // label, hint, value and inline error of one form control.
 type field struct {
-	ID, Name, Label, Hint, Value, Type string
+	ID, Name, Label, Hint, Value, Type   string
 	Autocomplete, Inputmode, Placeholder string
 	Checked                              bool
 	Err                                  string
