@@ -76,13 +76,11 @@ func loadEnv() (itEnv, error) {
 		}
 	}
 	// A session built from plain properties trusts the throwaway CA the
-	// way a JVM would through its trust store: Go reads SSL_CERT_FILE once,
-	// here the system roots plus the test CA (JMAIL_IT_TRUST).
-	if os.Getenv("SSL_CERT_FILE") == "" {
-		os.Setenv("SSL_CERT_FILE", e["JMAIL_IT_TRUST"])
-	}
-	if os.Getenv("SSL_CERT_FILE") != e["JMAIL_IT_TRUST"] {
-		return nil, fmt.Errorf("SSL_CERT_FILE=%s, want the test trust bundle %s", os.Getenv("SSL_CERT_FILE"), e["JMAIL_IT_TRUST"])
+	// way a JVM would through its trust store: Go reads SSL_CERT_FILE when
+	// it first verifies a certificate, which no test has done before this
+	// runs. The bundle holds the system roots plus the test CA.
+	if err := os.Setenv("SSL_CERT_FILE", e["JMAIL_IT_TRUST"]); err != nil {
+		return nil, err
 	}
 	for _, k := range []string{"JMAIL_IT_POSTFIX_RELAY_PORT", "JMAIL_IT_POSTFIX_SUBMISSION_PORT", "JMAIL_IT_POSTFIX_SMTPS_PORT",
 		"JMAIL_IT_DOVECOT_POP3_PORT", "JMAIL_IT_DOVECOT_POP3S_PORT", "JMAIL_IT_DOVECOT_IMAP_PORT", "JMAIL_IT_DOVECOT_IMAPS_PORT",
@@ -360,6 +358,40 @@ func (e itEnv) headerValues(t testing.TB, a account, name string) []string {
 		}
 	}
 	return vals
+}
+
+// submissions maps each message's X-Jmail-Test value to the Postfix queue
+// IDs it was stored under (from Postfix's Received header). One queue ID
+// delivered twice is Postfix redelivering after an abrupt stop (at least
+// once); two queue IDs are two submissions by the client.
+func (e itEnv) submissions(t testing.TB, a account) map[string]map[string]int {
+	t.Helper()
+	out := e.doveadm(t, "fetch", "-u", a.addr, "hdr.x-jmail-test hdr.received", "mailbox", "INBOX")
+	subs := map[string]map[string]int{}
+	for rec := range strings.SplitSeq(out, "\f") {
+		var seq, qid string
+		for line := range strings.Lines(rec) {
+			if v, ok := strings.CutPrefix(line, "hdr.x-jmail-test:"); ok {
+				seq = strings.TrimSpace(v)
+			}
+			if _, after, ok := strings.Cut(line, "(Postfix) with "); ok {
+				if f := strings.Fields(after); len(f) >= 3 && f[1] == "id" {
+					qid = f[2]
+				}
+			}
+		}
+		if seq == "" {
+			continue
+		}
+		if qid == "" {
+			t.Fatalf("message %s has no Postfix queue id in its Received header:\n%s", seq, rec)
+		}
+		if subs[seq] == nil {
+			subs[seq] = map[string]int{}
+		}
+		subs[seq][qid]++
+	}
+	return subs
 }
 
 // waitDelivered waits until Dovecot holds want messages for the user and the

@@ -121,7 +121,7 @@ func (c composed) verify(t testing.TB, raw []byte) {
 	if normalizeNL(string(text)) != c.text {
 		t.Errorf("text body = %q, want %q", text, c.text)
 	}
-	if normalizeNL(string(html)) != c.html {
+	if normalizeNL(string(html)) != normalizeNL(c.html) {
 		t.Errorf("HTML body = %q, want %q", html, c.html)
 	}
 	if name != c.filename || !bytes.Equal(att, c.data) {
