@@ -84,7 +84,7 @@ func newPageData(s settings, errs fieldErrors, testFrom, testTo string) *pageDat
 		}
 	}
 	add(field{Name: fStoreHost, Label: "Incoming server", Value: s.StoreHost, Autocomplete: "off",
-		Hint: "Leave empty if the application does not read mail.", Placeholder: "pop.example.com"})
+		Hint: "Leave empty if the application reads no mail.", Placeholder: "pop.example.com"})
 	add(field{Name: fStorePort, Label: "Port", Summary: "Incoming port", Value: s.StorePort, Inputmode: "numeric", Autocomplete: "off",
 		Hint: "Empty: the default.", Placeholder: defaultPort(s.StoreKind, s.StoreSecure)})
 	add(field{Name: fStoreSecure, Label: "Use a secure network connection", Summary: "Incoming secure connection", Checked: s.StoreSecure,
@@ -92,7 +92,8 @@ func newPageData(s settings, errs fieldErrors, testFrom, testTo string) *pageDat
 	add(field{Name: fStoreUser, Label: "User name", Summary: "Incoming user name", Value: s.StoreUser, Autocomplete: "off"})
 	add(field{Name: fStorePassword, Label: "Password", Summary: "Incoming password", Value: secret(s.StorePassword), Type: "password", Autocomplete: "new-password",
 		Hint: passwordHint(s.StorePassword)})
-	add(field{Name: fSMTPHost, Label: "Outgoing server", Value: s.SMTPHost, Autocomplete: "off", Placeholder: "smtp.example.com"})
+	add(field{Name: fSMTPHost, Label: "Outgoing server", Value: s.SMTPHost, Autocomplete: "off", Placeholder: "smtp.example.com",
+		Hint: "Host name or IP address of the SMTP server."})
 	add(field{Name: fSMTPPort, Label: "Port", Summary: "Outgoing port", Value: s.SMTPPort, Inputmode: "numeric", Autocomplete: "off",
 		Hint: "Empty: the default.", Placeholder: defaultPort("smtp", s.SMTPSecure)})
 	add(field{Name: fSMTPSecure, Label: "Use a secure network connection", Summary: "Outgoing secure connection", Checked: s.SMTPSecure,
