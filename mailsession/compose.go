@@ -40,13 +40,10 @@ func (s *Session) prepare(m *Message) (*prepared, error) {
 	}
 	fromStr := m.From
 	if strings.TrimSpace(fromStr) == "" {
-		fromStr = s.set.from
-		if fromStr == "" {
-			fromStr = s.set.transport.From
-		}
+		fromStr = s.defaultFrom()
 	}
 	if strings.TrimSpace(fromStr) == "" {
-		return nil, fmt.Errorf("%w: no From address (set Message.From or mail.from)", ErrInvalidMessage)
+		return nil, fmt.Errorf("%w: no From address (set Message.From, mail.from, or a mail.smtp.user that is an address)", ErrInvalidMessage)
 	}
 	from, err := parseAddressList("From", []string{fromStr})
 	if err != nil {
@@ -149,6 +146,23 @@ func (s *Session) prepare(m *Message) (*prepared, error) {
 	}
 	p.header = h.Header
 	return p, nil
+}
+
+// defaultFrom is the From of a message without one: mail.from, else
+// mail.smtp.from, else the SMTP user when it is an address (JavaMail derives
+// it from mail.user too).
+func (s *Session) defaultFrom() string {
+	switch {
+	case s.set.from != "":
+		return s.set.from
+	case s.set.transport.From != "":
+		return s.set.transport.From
+	case strings.Contains(s.set.transport.User, "@"):
+		if _, err := parseAddress(s.set.transport.User); err == nil {
+			return s.set.transport.User
+		}
+	}
+	return ""
 }
 
 func toGoMail(l []*mail.Address) []*gomail.Address {

@@ -9,7 +9,7 @@ import "io"
 // any UTF-8: they are encoded as MIME encoded-words. Bcc recipients receive
 // the message but never appear in its header.
 type Message struct {
-	From                 string // default: mail.from, else mail.smtp.from
+	From                 string // default: mail.from, else mail.smtp.from, else the SMTP user if an address
 	To, Cc, Bcc, ReplyTo []string
 	Subject              string
 	Text                 string // text/plain body

@@ -153,14 +153,15 @@ func (s *Session) Send(ctx context.Context, m *Message) error {
 }
 
 // SendRaw sends msg, an RFC 5322 message as prepared bytes, from the
-// envelope sender from (empty: mail.smtp.from, else mail.from) to the
+// envelope sender from (empty: mail.smtp.from, else mail.from, else the SMTP
+// user when it is an address) to the
 // envelope recipients to. The message is sent as it is: its Bcc header, if
 // any, is not removed.
 func (s *Session) SendRaw(ctx context.Context, from string, to []string, msg io.Reader) error {
 	if from == "" {
 		from = s.set.transport.From
 		if from == "" {
-			from = s.set.from
+			from = s.defaultFrom()
 		}
 	}
 	if from == "" {
