@@ -35,16 +35,25 @@ func normalize(name string) (key, reason string) {
 	if name == "" {
 		return "", "empty name"
 	}
-	if !utf8.ValidString(name) {
-		return "", "not valid UTF-8"
-	}
-	for i, r := range name {
-		if unicode.IsControl(r) {
-			return "", fmt.Sprintf("control character %U at byte %d", r, i)
+	double := false // name contains "//"
+	for i := 0; i < len(name); i++ { // fast path for ASCII names
+		c := name[i]
+		if c >= utf8.RuneSelf {
+			if reason := checkRunes(name[i:], i); reason != "" {
+				return "", reason
+			}
+			double = strings.Contains(name, "//")
+			break
+		}
+		if c < 0x20 || c == 0x7f {
+			return "", fmt.Sprintf("control character %U at byte %d", rune(c), i)
+		}
+		if c == '/' && i > 0 && name[i-1] == '/' {
+			double = true
 		}
 	}
 	rest, prefixed := stripPrefix(name)
-	key = cleanComponents(rest)
+	key = cleanComponents(rest, double)
 	if key == "" {
 		if prefixed {
 			return "", "only an environment prefix, no name after it"
@@ -52,6 +61,20 @@ func normalize(name string) (key, reason string) {
 		return "", "no name components, only separators"
 	}
 	return key, ""
+}
+
+// checkRunes reports why s, found at byte offset off of a name, is invalid:
+// bad UTF-8 or a control character. It returns "" if s is fine.
+func checkRunes(s string, off int) string {
+	if !utf8.ValidString(s) {
+		return "not valid UTF-8"
+	}
+	for i, r := range s {
+		if unicode.IsControl(r) {
+			return fmt.Sprintf("control character %U at byte %d", r, off+i)
+		}
+	}
+	return ""
 }
 
 // stripPrefix removes the "java:comp/env/" or "java:" prefix from name.
@@ -75,9 +98,10 @@ func stripPrefix(name string) (rest string, prefixed bool) {
 }
 
 // cleanComponents joins the non-empty '/'-separated components of s with
-// single separators. It does not allocate when s is already clean.
-func cleanComponents(s string) string {
-	clean := s != "" && s[0] != '/' && s[len(s)-1] != '/' && !strings.Contains(s, "//")
+// single separators; double tells whether s may contain "//". It does not
+// allocate when s is already clean.
+func cleanComponents(s string, double bool) string {
+	clean := s != "" && s[0] != '/' && s[len(s)-1] != '/' && !double
 	if clean || s == "" {
 		return s
 	}

@@ -1,20 +1,46 @@
 package jndi
 
 import (
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // Registry binds names to shared objects. It is safe for concurrent use by
-// multiple goroutines. The zero Registry is empty and ready to use; it must
-// not be copied after first use.
+// multiple goroutines. Look-ups take no lock; a change copies the table of
+// bindings, which suits registries that are read far more than written
+// (bind at start-up, rebind on reconfiguration). The zero Registry is empty
+// and ready to use; it must not be copied after first use.
 type Registry struct {
-	mu        sync.RWMutex
-	entries   map[string]*entry                // by canonical name
+	// entries maps canonical names to bindings. The map is never modified
+	// once published: writers copy it under mu and swap the pointer, so
+	// look-ups take no lock.
+	entries atomic.Pointer[map[string]*entry]
+
+	mu        sync.Mutex                       // serialises changes
 	watchers  map[string]map[*watcher]struct{} // by canonical name
 	factories map[string]ResourceFactory       // by resource type
+}
+
+// snapshot returns the current bindings; the caller must not modify them.
+func (r *Registry) snapshot() map[string]*entry {
+	if m := r.entries.Load(); m != nil {
+		return *m
+	}
+	return nil
+}
+
+// updateLocked publishes a copy of the bindings changed by edit. The
+// caller holds r.mu.
+func (r *Registry) updateLocked(edit func(m map[string]*entry)) {
+	old := r.snapshot()
+	m := make(map[string]*entry, len(old)+1)
+	maps.Copy(m, old)
+	edit(m)
+	r.entries.Store(&m)
 }
 
 // entry is one binding: a plain object or a lazy factory.
@@ -71,15 +97,12 @@ func (r *Registry) bind(op, name string, e *entry, replace bool) error {
 		return err
 	}
 	r.mu.Lock()
-	old, taken := r.entries[key]
+	old, taken := r.snapshot()[key]
 	if taken && !replace {
 		r.mu.Unlock()
 		return &NameError{Op: op, Name: name, Err: ErrAlreadyBound}
 	}
-	if r.entries == nil {
-		r.entries = make(map[string]*entry)
-	}
-	r.entries[key] = e
+	r.updateLocked(func(m map[string]*entry) { m[key] = e })
 	ev := Event{Name: key, Kind: Bound, New: e.current()}
 	if taken {
 		ev.Kind, ev.Old = Rebound, old.current()
@@ -98,12 +121,12 @@ func (r *Registry) Unbind(name string) error {
 		return err
 	}
 	r.mu.Lock()
-	old, ok := r.entries[key]
+	old, ok := r.snapshot()[key]
 	if !ok {
 		r.mu.Unlock()
 		return &NameError{Op: "unbind", Name: name, Err: ErrNameNotFound}
 	}
-	delete(r.entries, key)
+	r.updateLocked(func(m map[string]*entry) { delete(m, key) })
 	ws := r.enqueueLocked(Event{Name: key, Kind: Unbound, Old: old.current()})
 	r.mu.Unlock()
 	deliver(ws)
@@ -120,9 +143,7 @@ func (r *Registry) Lookup(name string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.mu.RLock()
-	e, ok := r.entries[key]
-	r.mu.RUnlock()
+	e, ok := r.snapshot()[key]
 	if !ok {
 		return nil, &NameError{Op: "lookup", Name: name, Err: ErrNameNotFound}
 	}
@@ -163,14 +184,12 @@ func (r *Registry) List(prefix string) []string {
 	if !ok {
 		return nil
 	}
-	r.mu.RLock()
 	var names []string
-	for key := range r.entries {
+	for key := range r.snapshot() {
 		if ctx == "" || key == ctx || strings.HasPrefix(key, ctx) && key[len(ctx)] == '/' {
 			names = append(names, key)
 		}
 	}
-	r.mu.RUnlock()
 	slices.Sort(names)
 	return names
 }

@@ -140,9 +140,9 @@ func (r *Registry) bindResources(rd io.Reader, file string) ([]string, error) {
 	// Check names and types before making anything.
 	keys := make([]string, len(res))
 	lines := make(map[string]int, len(res))
-	r.mu.RLock()
+	r.mu.Lock()
 	factories := maps.Clone(r.factories)
-	r.mu.RUnlock()
+	r.mu.Unlock()
 	for i, rs := range res {
 		key, reason := normalize(rs.Name)
 		if reason != "" {
@@ -173,18 +173,20 @@ func (r *Registry) bindResources(rd io.Reader, file string) ([]string, error) {
 
 	// Bind them all at once.
 	r.mu.Lock()
+	bound := r.snapshot()
 	for i, key := range keys {
-		if _, taken := r.entries[key]; taken {
+		if _, taken := bound[key]; taken {
 			r.mu.Unlock()
 			return nil, errors.Join(resErr(res[i], ErrAlreadyBound), closeAll(objs))
 		}
 	}
-	if r.entries == nil {
-		r.entries = make(map[string]*entry)
-	}
+	r.updateLocked(func(m map[string]*entry) {
+		for i, key := range keys {
+			m[key] = &entry{obj: objs[i]}
+		}
+	})
 	var ws []*watcher
 	for i, key := range keys {
-		r.entries[key] = &entry{obj: objs[i]}
 		ws = append(ws, r.enqueueLocked(Event{Name: key, Kind: Bound, New: objs[i]})...)
 	}
 	r.mu.Unlock()
