@@ -35,7 +35,7 @@ func normalize(name string) (key, reason string) {
 	if name == "" {
 		return "", "empty name"
 	}
-	double := false // name contains "//"
+	double := false                  // name contains "//"
 	for i := 0; i < len(name); i++ { // fast path for ASCII names
 		c := name[i]
 		if c >= utf8.RuneSelf {
