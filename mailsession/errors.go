@@ -3,8 +3,10 @@ package mailsession
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
+	"syscall"
 
 	"github.com/emersion/go-smtp"
 )
@@ -167,7 +169,7 @@ func isTemporary(err error) bool {
 		return false
 	}
 	var se *SendError
-	if errors.As(err, &se) && se != err {
+	if errors.As(err, &se) {
 		return se.Temporary()
 	}
 	var smtpErr *smtp.SMTPError
@@ -186,7 +188,11 @@ func isTemporary(err error) bool {
 	if errors.As(err, &ne) {
 		return true
 	}
-	return errors.Is(err, errConnLost)
+	// A connection that died mid-conversation: the server restarted, a
+	// middlebox dropped it. Worth retrying.
+	return errors.Is(err, errConnLost) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, syscall.ECONNABORTED)
 }
 
 // errConnLost marks a connection that died mid-conversation.
