@@ -1,0 +1,286 @@
+package pop3
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jmailgo/jmail/mailsession/mailtest"
+)
+
+// hardMessage has a 10,000-character line, lines starting with '.', a lone
+// "." line and a ".." line: what dot-stuffing and line handling get wrong.
+func hardMessage(subject string) []byte {
+	var b strings.Builder
+	b.WriteString("From: user@example.com\r\nTo: user@example.com\r\nSubject: " + subject + "\r\n\r\n")
+	b.WriteString(".leading dot\r\n.\r\n..\r\n")
+	b.WriteString(strings.Repeat("0123456789", 1000) + "\r\n")
+	b.WriteString("...three\r\nlast line\r\n")
+	return []byte(b.String())
+}
+
+func testContext(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+var modes = []mailtest.Mode{mailtest.Plain, mailtest.StartTLS, mailtest.ImplicitTLS}
+
+// dial connects a Client to srv in mode (upgrading with STLS in StartTLS
+// mode) and logs in as the default user.
+func dial(t testing.TB, srv *mailtest.Server, mode mailtest.Mode, opt Options) *Client {
+	t.Helper()
+	c := connect(t, srv, mode, opt)
+	if err := c.Login(testContext(t), mailtest.DefaultUser, mailtest.DefaultPassword); err != nil {
+		t.Fatalf("login: %v", err)
+	}
+	return c
+}
+
+// connect dials without logging in.
+func connect(t testing.TB, srv *mailtest.Server, mode mailtest.Mode, opt Options) *Client {
+	t.Helper()
+	ctx := testContext(t)
+	var conn net.Conn
+	var err error
+	if mode == mailtest.ImplicitTLS {
+		conn, err = tls.Dial("tcp", srv.Addr(srv.Ports().POP3S), srv.ClientTLSConfig())
+	} else {
+		conn, err = net.Dial("tcp", srv.Addr(srv.Ports().POP3))
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := NewClient(ctx, conn, opt)
+	if err != nil {
+		t.Fatalf("greeting: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if mode == mailtest.StartTLS {
+		if err := c.StartTLS(ctx, upgrader(srv)); err != nil {
+			t.Fatalf("STLS: %v", err)
+		}
+	}
+	return c
+}
+
+func upgrader(srv *mailtest.Server) func(context.Context, net.Conn) (net.Conn, error) {
+	return func(ctx context.Context, conn net.Conn) (net.Conn, error) {
+		tc := tls.Client(conn, srv.ClientTLSConfig())
+		return tc, tc.HandshakeContext(ctx)
+	}
+}
+
+func retrAll(t testing.TB, c *Client, n int) []byte {
+	t.Helper()
+	r, err := c.Retr(testContext(t), n)
+	if err != nil {
+		t.Fatalf("RETR %d: %v", n, err)
+	}
+	got, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatalf("reading RETR %d: %v", n, err)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	return got
+}
+
+func TestFetchExactEveryMode(t *testing.T) {
+	for _, mode := range modes {
+		t.Run(mode.String(), func(t *testing.T) {
+			srv := mailtest.NewServer(t)
+			want := hardMessage("exact " + mode.String())
+			if err := srv.Deliver(mailtest.DefaultUser, want); err != nil {
+				t.Fatal(err)
+			}
+			c := dial(t, srv, mode, Options{})
+			if got, want := c.TLS(), mode != mailtest.Plain; got != want {
+				t.Errorf("TLS() = %v, want %v", got, want)
+			}
+			ctx := testContext(t)
+			n, size, err := c.Stat(ctx)
+			if err != nil || n != 1 || size != int64(len(want)) {
+				t.Fatalf("STAT = %d %d %v, want 1 %d", n, size, err, len(want))
+			}
+			list, err := c.List(ctx)
+			if err != nil || len(list) != 1 || list[0].Num != 1 || list[0].Size != int64(len(want)) {
+				t.Fatalf("LIST = %+v %v", list, err)
+			}
+			uidl, err := c.UIDL(ctx)
+			if err != nil || len(uidl) != 1 || uidl[0].UID == "" {
+				t.Fatalf("UIDL = %+v %v", uidl, err)
+			}
+			if got := retrAll(t, c, 1); !bytes.Equal(got, want) {
+				t.Fatalf("RETR differs: got %d bytes, want %d\n%q", len(got), len(want), firstDiff(got, want))
+			}
+			// The connection carries the next command after a full read.
+			if err := c.Noop(ctx); err != nil {
+				t.Fatalf("NOOP after RETR: %v", err)
+			}
+			r, err := c.Top(ctx, 1, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			top, _ := io.ReadAll(r)
+			r.Close()
+			wantTop := want[:bytes.Index(want, []byte("\r\n\r\n"))+4]
+			wantTop = append(wantTop, ".leading dot\r\n"...)
+			if !bytes.Equal(top, wantTop) {
+				t.Errorf("TOP 1 1 = %q, want %q", top, wantTop)
+			}
+			if err := c.Quit(ctx); err != nil {
+				t.Fatalf("QUIT: %v", err)
+			}
+		})
+	}
+}
+
+func firstDiff(a, b []byte) string {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			lo := max(0, i-20)
+			return "at " + strconv.Itoa(i) + ": got " + string(a[lo:min(len(a), i+20)]) + " want " + string(b[lo:min(len(b), i+20)])
+		}
+	}
+	return "length differs"
+}
+
+
+// A reader closed half way discards the rest: the next command works.
+func TestCloseEarlyDrains(t *testing.T) {
+	srv := mailtest.NewServer(t)
+	srv.Deliver(mailtest.DefaultUser, hardMessage("one"))
+	srv.Deliver(mailtest.DefaultUser, hardMessage("two"))
+	c := dial(t, srv, mailtest.Plain, Options{})
+	ctx := testContext(t)
+	r, err := c.Retr(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 10)
+	io.ReadFull(r, buf)
+	if _, _, err := c.Stat(ctx); !errors.Is(err, ErrBusy) {
+		t.Errorf("STAT while reading = %v, want ErrBusy", err)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := retrAll(t, c, 2); !bytes.Equal(got, hardMessage("two")) {
+		t.Errorf("second message differs after early close")
+	}
+}
+
+func TestDeleQuitCommitsRsetUndoes(t *testing.T) {
+	srv := mailtest.NewServer(t)
+	for _, s := range []string{"a", "b", "c"} {
+		srv.Deliver(mailtest.DefaultUser, hardMessage(s))
+	}
+	ctx := testContext(t)
+	c := dial(t, srv, mailtest.Plain, Options{})
+	if err := c.Dele(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Rset(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Dele(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	var pe *ProtocolError
+	if err := c.Dele(ctx, 2); !errors.As(err, &pe) || pe.Command != "DELE" {
+		t.Errorf("second DELE 2 = %v, want a *ProtocolError for DELE", err)
+	}
+	if err := c.Quit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(srv.Messages(mailtest.DefaultUser)); got != 2 {
+		t.Errorf("%d messages left, want 2", got)
+	}
+	if err := c.Noop(ctx); !errors.Is(err, ErrClosed) {
+		t.Errorf("NOOP after QUIT = %v, want ErrClosed", err)
+	}
+}
+
+// Without QUIT nothing is deleted (the connection was cut).
+func TestCloseWithoutQuitDeletesNothing(t *testing.T) {
+	srv := mailtest.NewServer(t)
+	srv.Deliver(mailtest.DefaultUser, hardMessage("a"))
+	ctx := testContext(t)
+	c := dial(t, srv, mailtest.Plain, Options{})
+	if err := c.Dele(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	// The server releases the maildrop lock when it sees the close.
+	var c2 *Client
+	for i := 0; ; i++ {
+		c2 = connect(t, srv, mailtest.Plain, Options{})
+		err := c2.Login(ctx, mailtest.DefaultUser, mailtest.DefaultPassword)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, ErrInUse) || i == 100 {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n, _, err := c2.Stat(ctx); err != nil || n != 1 {
+		t.Errorf("STAT = %d, %v; want the message still there", n, err)
+	}
+}
+
+func TestCutMidFetchIsAnErrorNotEOF(t *testing.T) {
+	for _, mode := range modes {
+		t.Run(mode.String(), func(t *testing.T) {
+			srv := mailtest.NewServer(t)
+			srv.Deliver(mailtest.DefaultUser, hardMessage("cut"))
+			c := dial(t, srv, mode, Options{})
+			srv.SetFaults(mailtest.Faults{CutFetchAfter: 5000})
+			r, err := c.Retr(testContext(t), 1)
+			if err == nil {
+				_, err = io.ReadAll(r)
+			}
+			if err == nil {
+				t.Fatal("read a cut message without error")
+			}
+			if err := c.Noop(testContext(t)); !errors.Is(err, ErrClosed) {
+				t.Errorf("NOOP after a cut = %v, want ErrClosed", err)
+			}
+		})
+	}
+}
+
+func TestContextCancelClosesConnection(t *testing.T) {
+	srv := mailtest.NewServer(t)
+	c := dial(t, srv, mailtest.Plain, Options{})
+	srv.SetFaults(mailtest.Faults{ReplyDelay: 2 * time.Second})
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	if err := c.Noop(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("NOOP = %v, want context.Canceled", err)
+	}
+	if err := c.Noop(context.Background()); !errors.Is(err, ErrClosed) {
+		t.Errorf("NOOP after cancel = %v, want ErrClosed", err)
+	}
+}
+
+func TestInUseResponseCode(t *testing.T) {
+	srv := mailtest.NewServer(t)
+	dial(t, srv, mailtest.Plain, Options{})
+	c := connect(t, srv, mailtest.Plain, Options{})
+	err := c.Login(testContext(t), mailtest.DefaultUser, mailtest.DefaultPassword)
+	var pe *ProtocolError
+	if !errors.As(err, &pe) || pe.Code != "IN-USE" || !errors.Is(err, ErrInUse) || !pe.Temporary() {
+		t.Fatalf("second login = %#v, want -ERR [IN-USE]", err)
+	}
+}
