@@ -114,14 +114,15 @@ func decodeLatin1(s string) string {
 	}
 	var b strings.Builder
 	b.Grow(len(s) + high)
+	start := 0 // of the pending ASCII run
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			b.WriteByte(c)
-		} else {
+		if c := s[i]; c >= utf8.RuneSelf {
+			b.WriteString(s[start:i])
 			b.WriteByte(0xc0 | c>>6)
 			b.WriteByte(0x80 | c&0x3f)
+			start = i + 1
 		}
 	}
+	b.WriteString(s[start:])
 	return b.String()
 }

@@ -81,14 +81,16 @@ func readAll(r io.Reader) (string, error) {
 }
 
 func parse(s string) (*Properties, error) {
-	p := &Properties{}
+	// Collect the entries first (a guess at their number saves regrowing)
+	// and build the index once its size is known.
+	entries := make([]entry, 0, strings.Count(s, "\n")/2+1)
 	var lr lineReader
 	lr.init(s)
 	var conv converter
 	for {
 		line, ok := lr.readLine()
 		if !ok {
-			return p, nil
+			return newFromEntries(entries), nil
 		}
 		keyEnd, valStart := splitLine(line)
 		key, err := conv.convert(line[:keyEnd])
@@ -99,8 +101,29 @@ func parse(s string) (*Properties, error) {
 		if err != nil {
 			return nil, &SyntaxError{Line: lr.startLine, Text: err.(badEscape).text}
 		}
-		p.Set(key, value)
+		entries = append(entries, entry{key, value})
 	}
+}
+
+// newFromEntries indexes entries in place; for a duplicated key the first
+// position and the last value win, as with repeated Set calls.
+func newFromEntries(entries []entry) *Properties {
+	if len(entries) == 0 {
+		return &Properties{}
+	}
+	index := make(map[string]int, len(entries))
+	n := 0
+	for _, e := range entries {
+		if i, ok := index[e.key]; ok {
+			entries[i].value = e.value
+			continue
+		}
+		index[e.key] = n
+		entries[n] = e
+		n++
+	}
+	clear(entries[n:])
+	return &Properties{index: index, entries: entries[:n]}
 }
 
 // lineReader splits text into logical lines exactly as Java 17's
@@ -207,7 +230,7 @@ func (lr *lineReader) readLine() (string, bool) {
 			skipWhiteSpace = false
 			appendedLineBegin = false
 		}
-		if length(off-1) == 0 && segStart < 0 && (c == '#' || c == '!') {
+		if segStart < 0 && len(lr.buf) == 0 && (c == '#' || c == '!') {
 			// A comment: consume the rest of the physical line.
 			rest := s[off:]
 			i := strings.IndexByte(rest, '\n')
@@ -234,11 +257,23 @@ func (lr *lineReader) readLine() (string, bool) {
 					lr.startLine = lr.line
 				}
 			}
-			if c == '\\' {
-				precedingBackslash = !precedingBackslash
-			} else {
-				precedingBackslash = false
+			// Take the rest of the physical line at once; only the
+			// backslashes at its end matter for continuation.
+			i := off
+			for i < len(s) && s[i] != '\n' && s[i] != '\r' {
+				i++
 			}
+			j := i
+			for j >= off && s[j-1] == '\\' {
+				j--
+			}
+			odd := (i-j)%2 == 1
+			if j == off-1 { // all backslashes: they extend the current run
+				precedingBackslash = precedingBackslash != odd
+			} else {
+				precedingBackslash = odd
+			}
+			off = i
 			continue
 		}
 		// End of a physical line.
