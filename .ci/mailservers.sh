@@ -161,6 +161,10 @@ configure() {
 		"$STATE/dovecot/run" "$STATE/dovecot/state" "$STATE/mail" "$STATE/mailpit"
 	chown mail:mail "$STATE/mail"
 	chown postfix "$STATE/postfix/data"
+	# Postfix programs that drop privileges (postsuper at start after an
+	# abort, postlogd) write this log as the postfix user.
+	touch "$STATE/postfix/maillog"
+	chown postfix:postfix "$STATE/postfix/maillog"
 
 	render "$HERE/mailservers/dovecot.conf" "$STATE/dovecot/dovecot.conf"
 	local u users="" vmail=""
