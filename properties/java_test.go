@@ -1,5 +1,10 @@
 package properties
 
+// Regenerate the Java 17 expectations (needs java on the PATH); see
+// testdata/README.md.
+//go:generate go test -run TestStoreMatchesJava -update .
+//go:generate java testdata/java/GenExpected.java testdata/load testdata/store
+
 import (
 	"bytes"
 	"encoding/json"
