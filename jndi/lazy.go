@@ -22,7 +22,9 @@ var errFactoryNil = errors.New("factory returned a nil object")
 // up others. Like [Registry.Bind], BindFactory fails if the name is taken;
 // [Registry.Rebind] and [Registry.Unbind] replace or remove a lazy binding
 // like any other. The Event of a lazy binding carries the object only once
-// f has succeeded (nil before).
+// f has succeeded (nil before). If the binding is replaced or removed while
+// f runs, the look-ups waiting for that run still get its object, but the
+// Event of that change does not carry it.
 func (r *Registry) BindFactory(name string, f func() (any, error)) error {
 	if f == nil {
 		return &NameError{Op: "bind", Name: name, Err: ErrNilObject}

@@ -19,8 +19,12 @@ const (
 // '/' separators, without leading or trailing separators. It is the form in
 // which names appear in [Event.Name] and in the results of [Registry.List].
 //
-// Normalize("java:comp/env/mail//MailSession/") is "mail/MailSession". An
-// invalid name yields an error matching [ErrInvalidName].
+// Normalize("java:comp/env/mail//MailSession/") is "mail/MailSession".
+// Normalize is idempotent. Leading separators are empty components, so
+// "/java:mail/x" is "java:mail/x" is "mail/x". Without the "java:" prefix,
+// "comp/env" is an ordinary part of a name: "comp/env/x" is not "x". An
+// invalid name yields an error matching [ErrInvalidName]; that includes a
+// repeated prefix ("java:java:x").
 func Normalize(name string) (string, error) {
 	key, reason := normalize(name)
 	if reason != "" {
@@ -35,8 +39,10 @@ func normalize(name string) (key, reason string) {
 	if name == "" {
 		return "", "empty name"
 	}
-	double := false                  // name contains "//"
-	for i := 0; i < len(name); i++ { // fast path for ASCII names
+	// One pass over ASCII bytes checks for control characters and "//";
+	// non-ASCII names take the slower UTF-8 path.
+	double := false
+	for i := 0; i < len(name); i++ {
 		c := name[i]
 		if c >= utf8.RuneSelf {
 			if reason := checkRunes(name[i:], i); reason != "" {
@@ -52,13 +58,15 @@ func normalize(name string) (key, reason string) {
 			double = true
 		}
 	}
-	rest, prefixed := stripPrefix(name)
+	rest, prefixed := stripPrefix(strings.TrimLeft(name, "/"))
 	key = cleanComponents(rest, double)
-	if key == "" {
-		if prefixed {
-			return "", "only an environment prefix, no name after it"
-		}
+	switch {
+	case key == "" && prefixed:
+		return "", "only an environment prefix, no name after it"
+	case key == "":
 		return "", "no name components, only separators"
+	case strings.HasPrefix(key, javaPrefix):
+		return "", `repeated environment prefix "java:"`
 	}
 	return key, ""
 }

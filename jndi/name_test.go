@@ -21,7 +21,9 @@ func TestNormalize(t *testing.T) {
 		{"java:comp/a", "comp/a"},
 		{"java:comp", "comp"},
 		{"comp/env/a", "comp/env/a"}, // no java: prefix, so comp/env is part of the name
-		{"java:java:a", "java:a"},    // one prefix only
+		{"/java:a", "a"},             // a leading separator is an empty component
+		{"//java:comp/env/a", "a"},   //
+		{"a/java:b", "a/java:b"},     // a prefix only at the start
 		{"MailSession", "MailSession"},
 		{"Mail Session/ü", "Mail Session/ü"},
 		{"mail/MailSession ", "mail/MailSession "}, // case and spaces are significant
@@ -49,6 +51,9 @@ func TestNormalizeInvalid(t *testing.T) {
 		{"\tmail", "control character U+0009"},
 		{"mail/\u0085x", "control character U+0085"},
 		{"mail/\xff", "UTF-8"},
+		{"java:java:a", "repeated"},
+		{"java:comp/env/java:a", "repeated"},
+		{"/java:/java:a", "repeated"},
 	}
 	r := NewRegistry()
 	for _, tt := range tests {

@@ -200,7 +200,7 @@ func contextKey(prefix string) (string, bool) {
 	if reason == "" {
 		return key, true
 	}
-	rest, _ := stripPrefix(prefix)
+	rest, _ := stripPrefix(strings.TrimLeft(prefix, "/"))
 	if strings.Trim(rest, "/") == "" {
 		return "", true
 	}

@@ -122,7 +122,10 @@ func (r *Registry) BindResourcesFile(path string) ([]string, error) {
 // type ([ErrUnknownType]), a failing factory or a name already bound
 // ([ErrAlreadyBound]) is an error naming the element's line; then nothing
 // is bound and the objects already made that implement io.Closer are
-// closed. Every resource is made once (Tomcat's singleton="false" is not
+// closed. Other elements (ResourceLink, Environment, ...) and resources
+// outside a <Context> or <GlobalNamingResources> are ignored, and Tomcat's
+// factory attribute does not choose the factory: the type does. Every
+// resource is made once (Tomcat's singleton="false" is not
 // honoured: the attribute is passed on in Resource.Tomcat).
 func (r *Registry) BindResources(rd io.Reader) ([]string, error) {
 	return r.bindResources(rd, "")
