@@ -54,7 +54,8 @@ func (h *Handler) start() error {
 	}
 	sess, err := h.build(p)
 	if err != nil {
-		h.startErr = err
+		msg := err.Error()
+		h.startErr.Store(&msg)
 		h.log.Error("controlpanel: the saved mail settings cannot be used", "file", h.path, "err", err)
 		return nil
 	}
@@ -69,12 +70,10 @@ func (h *Handler) start() error {
 // startProblem is shown on the page while the file's settings could not be
 // turned into a session at start-up and nothing has been saved since.
 func (h *Handler) startProblem() string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.startErr == nil {
-		return ""
+	if msg := h.startErr.Load(); msg != nil {
+		return *msg
 	}
-	return h.startErr.Error()
+	return ""
 }
 
 // serveApply handles Save (save=true) and Test connection (save=false).
@@ -145,7 +144,7 @@ func (h *Handler) serveApply(w http.ResponseWriter, r *http.Request, save bool) 
 		h.render(w, http.StatusInternalServerError, d)
 		return
 	}
-	h.startErr = nil
+	h.startErr.Store(nil)
 	h.log.Info("controlpanel: mail settings saved and applied", "file", h.path, "name", s.JNDIName, "session", sess.String())
 	d := h.formPage(w, r, s, s, nil, nil)
 	d.Notice = &notice{OK: true, Title: "Saved. The new settings are in use as " + s.JNDIName + "."}

@@ -31,6 +31,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 
 	"github.com/jmailgo/jmail/mailsession"
 	"github.com/jmailgo/jmail/properties"
@@ -57,8 +58,9 @@ type Handler struct {
 	current *mailsession.Session // the session this handler published last
 	name    string               // and the name it is bound under
 	// startErr is why the file's settings could not be published at
-	// start-up; cleared by the next successful save.
-	startErr error
+	// start-up; cleared by the next successful save. Atomic, so showing
+	// the page never waits for a save in progress.
+	startErr atomic.Pointer[string]
 }
 
 // New returns the Mail page for the portal properties file at path (the
