@@ -38,11 +38,20 @@ var modes = []mailtest.Mode{mailtest.Plain, mailtest.StartTLS, mailtest.Implicit
 // mode) and logs in as the default user.
 func dial(t testing.TB, srv *mailtest.Server, mode mailtest.Mode, opt Options) *Client {
 	t.Helper()
-	c := connect(t, srv, mode, opt)
-	if err := c.Login(testContext(t), mailtest.DefaultUser, mailtest.DefaultPassword); err != nil {
-		t.Fatalf("login: %v", err)
+	for i := 0; ; i++ {
+		c := connect(t, srv, mode, opt)
+		err := c.Login(testContext(t), mailtest.DefaultUser, mailtest.DefaultPassword)
+		if err == nil {
+			return c
+		}
+		// A session closed without QUIT releases the maildrop when the
+		// server notices the close.
+		if !errors.Is(err, ErrInUse) || i == 100 {
+			t.Fatalf("login: %v", err)
+		}
+		c.Close()
+		time.Sleep(10 * time.Millisecond)
 	}
-	return c
 }
 
 // connect dials without logging in.
@@ -221,19 +230,7 @@ func TestCloseWithoutQuitDeletesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Close()
-	// The server releases the maildrop lock when it sees the close.
-	var c2 *Client
-	for i := 0; ; i++ {
-		c2 = connect(t, srv, mailtest.Plain, Options{})
-		err := c2.Login(ctx, mailtest.DefaultUser, mailtest.DefaultPassword)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, ErrInUse) || i == 100 {
-			t.Fatal(err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	c2 := dial(t, srv, mailtest.Plain, Options{})
 	if n, _, err := c2.Stat(ctx); err != nil || n != 1 {
 		t.Errorf("STAT = %d, %v; want the message still there", n, err)
 	}
