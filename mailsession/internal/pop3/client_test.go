@@ -164,7 +164,6 @@ func firstDiff(a, b []byte) string {
 	return "length differs"
 }
 
-
 // A reader closed half way discards the rest: the next command works.
 func TestCloseEarlyDrains(t *testing.T) {
 	srv := mailtest.NewServer(t)
