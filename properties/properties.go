@@ -12,6 +12,12 @@
 // it was read (Java writes hash order).
 package properties
 
+import (
+	"iter"
+	"strconv"
+	"strings"
+)
+
 // Properties is an ordered set of string keys and values. The zero value is
 // an empty set ready to use. A Properties is not safe for concurrent
 // modification; concurrent reads are safe.
@@ -99,8 +105,10 @@ func (p *Properties) Keys() []string {
 	return keys
 }
 
-// All calls yield for each key and value in order, for use in a range loop.
-func (p *Properties) All() func(yield func(key, value string) bool) {
+// All returns an iterator over the keys and values in order:
+//
+//	for key, value := range p.All() { ... }
+func (p *Properties) All() iter.Seq2[string, string] {
 	return func(yield func(key, value string) bool) {
 		if p == nil {
 			return
@@ -160,3 +168,21 @@ func (p *Properties) Sub(prefix string) *Properties {
 	}
 	return s
 }
+
+// String lists the keys, never the values, so that printing a Properties
+// (with %v or %+v) cannot reveal a password.
+func (p *Properties) String() string {
+	var b strings.Builder
+	b.WriteString("properties[")
+	for i, k := range p.Keys() {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(strconv.Quote(k))
+	}
+	b.WriteString("]")
+	return b.String()
+}
+
+// GoString is String, for %#v.
+func (p *Properties) GoString() string { return p.String() }

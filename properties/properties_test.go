@@ -1,7 +1,9 @@
 package properties
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -107,5 +109,15 @@ func TestSub(t *testing.T) {
 	}
 	if p.Sub("").Len() != p.Len() {
 		t.Fatal("Sub(\"\") should copy everything")
+	}
+}
+
+func TestPrintingHidesValues(t *testing.T) {
+	p := props("mail.smtp.password", "hunter2", "mail.smtp.host", "h")
+	for _, format := range []string{"%v", "%+v", "%#v", "%s"} {
+		out := fmt.Sprintf(format, p)
+		if strings.Contains(out, "hunter2") || !strings.Contains(out, "mail.smtp.password") {
+			t.Errorf("%s printed %q", format, out)
+		}
 	}
 }

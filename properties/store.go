@@ -3,7 +3,6 @@ package properties
 import (
 	"bufio"
 	"io"
-	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -151,11 +150,4 @@ func appendComment(buf []byte, comment string) []byte {
 		}
 	}
 	return append(buf, '\n')
-}
-
-// String returns p in the Store format, for debugging.
-func (p *Properties) String() string {
-	var b strings.Builder
-	_ = p.Store(&b)
-	return b.String()
 }
