@@ -176,6 +176,9 @@ func settingsFromForm(f url.Values, stored settings) settings {
 		Advanced: normalizeNewlines(f.Get(fAdvanced)),
 		JNDIName: val(fJNDIName),
 	}
+	if s.StoreKind != "imap" {
+		s.StoreKind = "pop3" // the radio group sends one of the two
+	}
 	if s.StorePassword == passwordPlaceholder {
 		s.StorePassword = stored.StorePassword
 	}

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+
+	"github.com/jmailgo/jmail/jndi"
 )
 
 // fieldErrors maps a form field name to the message shown next to it.
@@ -15,9 +17,6 @@ type fieldErrors map[string]string
 // properties parser and reports line numbers).
 func (s settings) validate() fieldErrors {
 	errs := fieldErrors{}
-	if s.StoreKind != "pop3" && s.StoreKind != "imap" {
-		errs[fStoreKind] = "Choose POP3 or IMAP."
-	}
 	if msg := checkHost(s.StoreHost, false); msg != "" {
 		errs[fStoreHost] = msg
 	}
@@ -110,6 +109,9 @@ func checkJNDIName(n string) string {
 	}
 	if strings.HasPrefix(n, "/") || strings.HasSuffix(n, "/") || strings.Contains(n, "//") {
 		return "A JNDI name's parts are separated by single slashes, e.g. " + DefaultJNDIName + "."
+	}
+	if _, err := jndi.Normalize(n); err != nil {
+		return "This is not a usable JNDI name: " + err.Error()
 	}
 	return ""
 }
