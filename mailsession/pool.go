@@ -15,6 +15,9 @@ type pool struct {
 	s   *Session
 	ep  *endpoint
 	sem chan struct{}
+	// idleCheck is how long a connection may rest before it is checked
+	// with NOOP before reuse.
+	idleCheck time.Duration
 
 	mu     sync.Mutex
 	idle   []*smtpConn // most recently used last
@@ -24,7 +27,7 @@ type pool struct {
 }
 
 func newPool(s *Session, ep *endpoint) *pool {
-	return &pool{s: s, ep: ep, sem: make(chan struct{}, ep.PoolSize)}
+	return &pool{s: s, ep: ep, sem: make(chan struct{}, ep.PoolSize), idleCheck: idleCheckAfter}
 }
 
 // send runs one transaction on a pooled or new connection. A reused
@@ -80,7 +83,7 @@ func (p *pool) get(ctx context.Context) (sc *smtpConn, reused bool, err error) {
 			sc.close() // the reaper missed it; the server has likely dropped it
 			continue
 		}
-		if idle > idleCheckAfter {
+		if idle > p.idleCheck {
 			if err := sc.noop(ctx); err != nil {
 				sc.close()
 				if ctx.Err() != nil {

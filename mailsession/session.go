@@ -2,6 +2,7 @@ package mailsession
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -134,7 +135,17 @@ func (s *Session) Close() error {
 	}
 	s.closed = true
 	s.mu.Unlock()
-	return s.pool.close()
+	err := s.pool.close()
+	if sc, ok := any(s).(storeCloser); ok {
+		err = errors.Join(err, sc.closeStore())
+	}
+	return err
+}
+
+// storeCloser is implemented by the store side when it keeps resources
+// that Close must release.
+type storeCloser interface {
+	closeStore() error
 }
 
 // Send composes m and sends it. Addresses and headers are validated before

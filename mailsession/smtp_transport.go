@@ -20,6 +20,7 @@ import (
 type smtpConn struct {
 	ec       *endpointConn
 	c        *smtp.Client
+	wire     net.Conn // the connection go-smtp speaks on (with trace and replay wrappers)
 	tls      bool
 	lastUsed time.Time
 	// dirty is set after a failed transaction: the next one starts with
@@ -91,7 +92,7 @@ func prepareSMTP(ctx context.Context, ec *endpointConn, ep *endpoint, trace *slo
 	if err := c.Hello(ep.LocalHost); err != nil {
 		return nil, &protocolError{Op: "EHLO", Addr: ep.Addr(), Err: withContext(ctx, err)}
 	}
-	sc := &smtpConn{ec: ec, c: c, tls: tlsOn, lastUsed: time.Now()}
+	sc := &smtpConn{ec: ec, c: c, wire: conn, tls: tlsOn, lastUsed: time.Now()}
 	if st, ok := ec.tlsState(); ok {
 		sc.info.TLSVersion = tlsVersionName(st.Version)
 	}
@@ -327,13 +328,21 @@ func (sc *smtpConn) quit(ep *endpoint) {
 	defer cancel()
 	release := sc.ec.bind(ctx)
 	defer release()
+	// go-smtp's Reset makes the next command repeat EHLO, and its Quit
+	// always waits: after the last reply nothing is buffered (no
+	// pipelining), so RSET and QUIT are spoken here directly.
+	tp := textproto.NewConn(struct {
+		io.Reader
+		io.Writer
+		io.Closer
+	}{bufio.NewReader(sc.wire), sc.wire, io.NopCloser(nil)})
 	if ep.RsetBeforeQuit {
-		sc.c.Reset()
+		if tp.PrintfLine("RSET") == nil {
+			tp.ReadResponse(250)
+		}
 	}
-	if ep.QuitWait {
-		sc.c.Quit()
-	} else {
-		io.WriteString(sc.ec.Conn, "QUIT\r\n")
+	if tp.PrintfLine("QUIT") == nil && ep.QuitWait {
+		tp.ReadResponse(221)
 	}
 	sc.c.Close()
 }

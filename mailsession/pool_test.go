@@ -1,0 +1,247 @@
+package mailsession
+
+import (
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/jmailgo/jmail/mailsession/mailtest"
+)
+
+func TestConcurrentSendsShareThePool(t *testing.T) {
+	checkNoLeaks(t)
+	srv := mailtest.NewServer(t)
+	s := newTestSession(t, srv, mailtest.StartTLS, WithPool(3, time.Minute))
+	var wg sync.WaitGroup
+	errs := make(chan error, 80)
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 10; i++ {
+				errs <- s.Send(ctxT(t), &Message{To: []string{mailtest.DefaultUser}, Subject: "c", Text: "x"})
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(srv.Messages(mailtest.DefaultUser)); n != 80 {
+		t.Errorf("%d delivered, want 80", n)
+	}
+	if n := srv.SMTPConnections(); n > 3 || n < 1 {
+		t.Errorf("%d connections for a pool of 3", n)
+	}
+	if n := count(srv.SMTPCommands(), "RSET"); n != 0 {
+		t.Errorf("%d RSET after successful sends", n)
+	}
+}
+
+func TestIdleConnectionCheckedWithNOOP(t *testing.T) {
+	srv := mailtest.NewServer(t)
+	s := newTestSession(t, srv, mailtest.Plain)
+	s.pool.idleCheck = 0 // every reuse counts as idle
+	sendOK(t, s, mailtest.DefaultUser)
+	sendOK(t, s, mailtest.DefaultUser)
+	cmds := srv.SMTPCommands()
+	if count(cmds, "NOOP") != 1 || srv.SMTPConnections() != 1 {
+		t.Errorf("commands %v: want one NOOP before the reuse, one connection", cmds)
+	}
+}
+
+func TestPoolTimeoutZeroClosesAfterEachSend(t *testing.T) {
+	srv := mailtest.NewServer(t)
+	s := newTestSession(t, srv, mailtest.Plain, WithPool(1, 0))
+	sendOK(t, s, mailtest.DefaultUser)
+	sendOK(t, s, mailtest.DefaultUser)
+	if n, q := srv.SMTPConnections(), count(srv.SMTPCommands(), "QUIT"); n != 2 || q != 2 {
+		t.Errorf("%d connections, %d QUIT; want 2 and 2", n, q)
+	}
+}
+
+func TestIdleConnectionsReaped(t *testing.T) {
+	srv := mailtest.NewServer(t)
+	s := newTestSession(t, srv, mailtest.Plain, WithPool(2, 50*time.Millisecond))
+	sendOK(t, s, mailtest.DefaultUser)
+	deadline := time.Now().Add(5 * time.Second)
+	for count(srv.SMTPCommands(), "QUIT") == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if count(srv.SMTPCommands(), "QUIT") != 1 {
+		t.Fatalf("idle connection not closed after the pool timeout: %v", srv.SMTPCommands())
+	}
+	s.pool.mu.Lock()
+	idle := len(s.pool.idle)
+	s.pool.mu.Unlock()
+	if idle != 0 {
+		t.Errorf("%d idle connections left", idle)
+	}
+	sendOK(t, s, mailtest.DefaultUser)
+}
+
+func TestCloseWaitsForSendsInProgress(t *testing.T) {
+	checkNoLeaks(t)
+	srv := mailtest.NewServer(t)
+	s := newTestSession(t, srv, mailtest.Plain, WithProperty("mail.smtp.rsetbeforequit", "true"))
+	sendOK(t, s, mailtest.DefaultUser)
+	srv.SetFaults(mailtest.Faults{ReplyDelay: 100 * time.Millisecond})
+	done := make(chan error, 1)
+	started := make(chan struct{})
+	go func() {
+		close(started)
+		done <- s.Send(ctxT(t), &Message{To: []string{mailtest.DefaultUser}, Text: "in flight"})
+	}()
+	<-started
+	time.Sleep(30 * time.Millisecond) // let the send take its connection
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("in-flight send: %v", err)
+		}
+	default:
+		t.Fatal("Close returned before the send in progress")
+	}
+	cmds := srv.SMTPCommands()
+	if n := len(cmds); n < 2 || cmds[n-2] != "RSET" || cmds[n-1] != "QUIT" {
+		t.Errorf("want RSET then QUIT at the end (rsetbeforequit): %v", cmds)
+	}
+	if err := s.Send(ctxT(t), &Message{To: []string{mailtest.DefaultUser}, Text: "x"}); !errors.Is(err, ErrClosed) {
+		t.Errorf("after Close: %v", err)
+	}
+}
+
+// recorder is a go-smtp backend that records envelope details mailtest does
+// not expose: EHLO name, MAIL and RCPT parameters.
+type recorder struct {
+	mu    sync.Mutex
+	hello []string
+	mail  []smtp.MailOptions
+	rcpt  []smtp.RcptOptions
+	froms []string
+}
+
+func (r *recorder) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	r.mu.Lock()
+	r.hello = append(r.hello, c.Hostname())
+	r.mu.Unlock()
+	return &recSession{r: r}, nil
+}
+
+type recSession struct{ r *recorder }
+
+func (s *recSession) Mail(from string, o *smtp.MailOptions) error {
+	s.r.mu.Lock()
+	defer s.r.mu.Unlock()
+	s.r.froms = append(s.r.froms, from)
+	if o != nil {
+		s.r.mail = append(s.r.mail, *o)
+	}
+	return nil
+}
+
+func (s *recSession) Rcpt(to string, o *smtp.RcptOptions) error {
+	s.r.mu.Lock()
+	defer s.r.mu.Unlock()
+	if o != nil {
+		s.r.rcpt = append(s.r.rcpt, *o)
+	}
+	return nil
+}
+
+func (s *recSession) Data(r io.Reader) error {
+	_, err := io.Copy(io.Discard, r)
+	return err
+}
+func (s *recSession) Reset()        {}
+func (s *recSession) Logout() error { return nil }
+
+func TestEnvelopeParameters(t *testing.T) {
+	rec := &recorder{}
+	srv := smtp.NewServer(rec)
+	srv.Domain = "localhost"
+	srv.EnableDSN = true
+	srv.EnableSMTPUTF8 = true
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	s := mustSession(t, props(
+		"mail.smtp.host", "127.0.0.1",
+		"mail.smtp.port", strconv.Itoa(ln.Addr().(*net.TCPAddr).Port),
+		"mail.smtp.localhost", "app.example.com",
+		"mail.smtp.dsn.notify", "FAILURE,DELAY",
+		"mail.smtp.dsn.ret", "HDRS",
+	))
+	if err := s.Send(ctxT(t), &Message{From: "a@example.com", To: []string{"zoë@example.com"}, Text: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.hello) != 1 || rec.hello[0] != "app.example.com" {
+		t.Errorf("EHLO name %v", rec.hello)
+	}
+	if len(rec.mail) != 1 || rec.mail[0].Return != smtp.DSNReturnHeaders || !rec.mail[0].UTF8 {
+		t.Errorf("MAIL options %+v", rec.mail)
+	}
+	if len(rec.rcpt) != 1 || len(rec.rcpt[0].Notify) != 2 || rec.rcpt[0].Notify[0] != smtp.DSNNotifyFailure {
+		t.Errorf("RCPT options %+v", rec.rcpt)
+	}
+}
+
+func TestTLSTrustSettings(t *testing.T) {
+	srv := mailtest.NewServer(t)
+	send := func(opts ...Option) error {
+		s, err := FromProperties(srv.Properties(mailtest.ImplicitTLS, ""), append(opts, WithLogger(quietLogger()))...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		return s.Send(ctxT(t), &Message{To: []string{mailtest.DefaultUser}, Text: "x"})
+	}
+	wrongName := WithTLSConfig(&tls.Config{ServerName: "wrong.example.com"})
+	if err := send(WithRootCAs(srv.CertPool()), wrongName); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("host name mismatch accepted: %v", err)
+	}
+	// ssl.checkserveridentity=false: chain checked, name not.
+	if err := send(WithRootCAs(srv.CertPool()), wrongName, WithProperty("mail.smtps.ssl.checkserveridentity", "false")); err != nil {
+		t.Errorf("checkserveridentity=false: %v", err)
+	}
+	// ... but an untrusted chain is still refused.
+	if err := send(WithProperty("mail.smtps.ssl.checkserveridentity", "false")); err == nil {
+		t.Errorf("checkserveridentity=false accepted an untrusted chain")
+	}
+	// ssl.trust naming the host accepts its certificate; another host does not.
+	if err := send(WithProperty("mail.smtps.ssl.trust", "other.example.com 127.0.0.1")); err != nil {
+		t.Errorf("ssl.trust host list: %v", err)
+	}
+	if err := send(WithProperty("mail.smtps.ssl.trust", "other.example.com")); err == nil {
+		t.Errorf("ssl.trust for another host accepted this one")
+	}
+	// ssl.protocols caps the version.
+	s, err := FromProperties(srv.Properties(mailtest.ImplicitTLS, ""), WithRootCAs(srv.CertPool()), WithProperty("mail.smtps.ssl.protocols", "TLSv1.2"), WithLogger(quietLogger()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rep, err := s.Check(ctxT(t))
+	if err != nil || rep.Transport.TLSVersion != "TLS 1.2" {
+		t.Errorf("ssl.protocols=TLSv1.2: %v %v", rep.Transport.TLSVersion, err)
+	}
+}
