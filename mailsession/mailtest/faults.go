@@ -74,6 +74,7 @@ type faultConn struct {
 	mu        sync.Mutex
 	closed    bool
 	closeHook func()
+	swallow   bool // report failed writes as done (see swallowWriteErrors)
 	counting  bool
 	limit     int64
 	written   int64
@@ -91,21 +92,44 @@ func (c *faultConn) Write(p []byte) (int, error) {
 		time.Sleep(d)
 	}
 	c.mu.Lock()
+	swallow := c.swallow
 	if !c.counting {
 		c.mu.Unlock()
-		return c.Conn.Write(p)
+		return c.write(p, swallow)
 	}
 	left := c.limit - c.written
 	if int64(len(p)) <= left {
 		c.written += int64(len(p))
 		c.mu.Unlock()
-		return c.Conn.Write(p)
+		return c.write(p, swallow)
 	}
 	c.written = c.limit
 	c.mu.Unlock()
 	n, _ := c.Conn.Write(p[:left])
 	c.Close()
+	if swallow {
+		return len(p), nil
+	}
 	return n, net.ErrClosed
+}
+
+func (c *faultConn) write(p []byte, swallow bool) (int, error) {
+	n, err := c.Conn.Write(p)
+	if err != nil && swallow {
+		c.Close()
+		return len(p), nil
+	}
+	return n, err
+}
+
+// swallowWriteErrors makes a failed write close the connection and report
+// success: go-imap's imapserver (v2.0.0-beta.8) never releases its encoder
+// lock when a FETCH response fails to write, and its connection goroutine
+// then blocks for ever; this way it goes on to read, fails and ends.
+func (c *faultConn) swallowWriteErrors() {
+	c.mu.Lock()
+	c.swallow = true
+	c.mu.Unlock()
 }
 
 // Read reads; a read ends the counting mode started by startFetch, as the

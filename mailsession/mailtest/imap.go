@@ -54,6 +54,7 @@ func (is *imapServer) serve(ln net.Listener, implicitTLS bool) {
 		if !implicitTLS && !is.s.faults.get().NoSTARTTLS {
 			feed = is.feedTLS
 		}
+		fc.swallowWriteErrors()
 		ic := &imapConn{Conn: c, fc: fc, done: make(chan struct{})}
 		if !feed.push(ic) {
 			return
