@@ -139,11 +139,17 @@ func (r *Registry) Unbind(name string) error {
 // look-up (see [Registry.BindFactory]). It fails with an error matching
 // [ErrNameNotFound] if nothing is bound there.
 func (r *Registry) Lookup(name string) (any, error) {
-	key, err := r.key("lookup", name)
-	if err != nil {
-		return nil, err
+	bound := r.snapshot()
+	// Fast path: every key is a valid canonical name, so a name found as
+	// it is needs no normalising.
+	e, ok := bound[name]
+	if !ok {
+		key, err := r.key("lookup", name)
+		if err != nil {
+			return nil, err
+		}
+		e, ok = bound[key]
 	}
-	e, ok := r.snapshot()[key]
 	if !ok {
 		return nil, &NameError{Op: "lookup", Name: name, Err: ErrNameNotFound}
 	}
