@@ -15,8 +15,7 @@ import "strings"
 //     included, becomes "key=value". Earlier occurrences stay (Java ignores
 //     them).
 //   - A key of set that is not in src is appended as "key=value", in set's
-//     order, with the line ending src uses most at its first line ending
-//     (LF when src has none). A missing final line ending is added first,
+//     order, ending with src's first line ending (LF when src has none). A missing final line ending is added first,
 //     and a dangling continuation at the end of src is closed, so the new
 //     lines stand alone.
 //   - A key in del that is not also in set: each of its occurrences is

@@ -51,18 +51,25 @@ func FuzzLoad(f *testing.F) {
 			if err != nil || !bytes.Equal(same, data) {
 				t.Fatalf("latin1=%v: Edit without changes: %v %q", latin1, err, same)
 			}
-			// Setting every key to a new value and adding one loads back.
+			// Setting every other key, deleting the rest and adding one
+			// loads back as expected.
 			set := props("fuzz.added", "x y")
+			var del []string
 			for i, k := range p.Keys() {
 				if i%2 == 0 {
 					set.Set(k, k+"!")
+				} else {
+					del = append(del, k)
 				}
 			}
-			edited, err := editFn(data, set)
+			edited, err := editFn(data, set, del...)
 			if err != nil {
 				t.Fatal(err)
 			}
 			want := p.Clone()
+			for _, k := range del {
+				want.Delete(k)
+			}
 			want.Merge(set)
 			got, err := load(edited)
 			if err != nil {
