@@ -1,0 +1,489 @@
+// Package imapstore is the IMAP client behind mailsession's Store, on
+// github.com/emersion/go-imap/v2 v2.0.0-beta.8's imapclient.
+//
+// imapclient does the protocol; this package adds what it lacks or gets in
+// the way of losing nothing:
+//
+//   - deadlines: imapclient has no context and no per-command timeout, so a
+//     watchdog (watchConn) closes the connection when a command waits on a
+//     silent server longer than the read timeout, or when its context ends;
+//   - streaming: a message is fetched with BODY.PEEK[] and handed over as a
+//     reader of the literal, never collected in memory;
+//   - deletions: UID STORE +FLAGS.SILENT (\Deleted) and UID EXPUNGE of
+//     exactly our UIDs when UIDPLUS (or IMAP4rev2) is offered; otherwise a
+//     plain EXPUNGE only after UID SEARCH DELETED shows that no other
+//     message is flagged \Deleted (it would be expunged with ours). Never
+//     CLOSE (it expunges silently) and never imapclient's Move (its
+//     fallback without MOVE is COPY + STORE + plain EXPUNGE).
+//
+// A Client is not safe for concurrent use.
+package imapstore
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/emersion/go-sasl"
+)
+
+// DefaultTimeout is the read and write timeout when Options leaves it 0.
+const DefaultTimeout = 60 * time.Second
+
+var (
+	// ErrTimeout matches an operation the watchdog ended: the server sent
+	// nothing for the read timeout.
+	ErrTimeout = timeoutError{}
+	// ErrNoSTARTTLS is returned when STARTTLS is required and the server
+	// refuses it.
+	ErrNoSTARTTLS = errors.New("imap: server does not offer STARTTLS")
+	// ErrUnsafeExpunge is returned by Expunge when the server has no
+	// UIDPLUS and other messages are flagged \Deleted: a plain EXPUNGE
+	// would remove them with ours, so nothing is expunged.
+	ErrUnsafeExpunge = errors.New("imap: server lacks UIDPLUS and other messages are flagged \\Deleted; not expunging")
+	// ErrNoMessage is returned by Fetch for a UID that is not (or no
+	// longer) in the mailbox.
+	ErrNoMessage = errors.New("imap: no such message")
+	// ErrBusy is returned when a command is issued while a fetched
+	// message is still open.
+	ErrBusy = errors.New("imap: a message is still being read")
+	// ErrClosed is returned once the connection is closed or broken.
+	ErrClosed = errors.New("imap: connection closed")
+)
+
+type timeoutError struct{}
+
+func (timeoutError) Error() string   { return "imap: server did not answer within the read timeout" }
+func (timeoutError) Timeout() bool   { return true }
+func (timeoutError) Temporary() bool { return true }
+func (timeoutError) Unwrap() error   { return os.ErrDeadlineExceeded }
+
+// TLSMode says how the connection is encrypted.
+type TLSMode int
+
+const (
+	NoTLS            TLSMode = iota // clear text
+	StartTLSIfOffered               // STARTTLS when the server offers it
+	StartTLSRequired                // STARTTLS or fail
+	ImplicitTLS                     // TLS from the first byte (imaps)
+)
+
+// Options configure Dial.
+type Options struct {
+	TLS          TLSMode
+	TLSConfig    *tls.Config   // for ImplicitTLS and STARTTLS; ServerName must be set
+	ReadTimeout  time.Duration // longest wait for the server within a command; 0: DefaultTimeout
+	WriteTimeout time.Duration // per write; 0: DefaultTimeout
+	// Debug receives the raw protocol trace (it includes credentials:
+	// give a redacting writer). Nil: none.
+	Debug io.Writer
+	// Logger receives operation-level debug messages. Nil: none.
+	Logger *slog.Logger
+}
+
+// Client is one IMAP connection.
+type Client struct {
+	c       *imapclient.Client
+	wc      *watchConn
+	opt     Options
+	tls     bool
+	reading *bodyReader
+	broken  error
+
+	mailbox     string
+	uidValidity uint32
+}
+
+// Dial connects with dial (a plain TCP connection: TLS is done here),
+// reads the greeting and, as opt says, starts TLS. ctx bounds the whole set
+// up. With StartTLSIfOffered a server that refuses STARTTLS costs a second
+// connection (imapclient can only start TLS on a fresh client).
+func Dial(ctx context.Context, dial func(context.Context) (net.Conn, error), opt Options) (*Client, error) {
+	if opt.ReadTimeout <= 0 {
+		opt.ReadTimeout = DefaultTimeout
+	}
+	if opt.WriteTimeout <= 0 {
+		opt.WriteTimeout = DefaultTimeout
+	}
+	c, err := connect(ctx, dial, opt, opt.TLS)
+	if opt.TLS == StartTLSIfOffered && err != nil && isRefusal(err) {
+		c, err = connect(ctx, dial, opt, NoTLS)
+	}
+	if err != nil {
+		if opt.TLS == StartTLSRequired && isRefusal(err) {
+			err = fmt.Errorf("%w: %v", ErrNoSTARTTLS, err)
+		}
+		return nil, err
+	}
+	return c, nil
+}
+
+// isRefusal reports whether err is a NO/BAD answer (the server is fine).
+func isRefusal(err error) bool {
+	var ie *imap.Error
+	return errors.As(err, &ie)
+}
+
+func connect(ctx context.Context, dial func(context.Context) (net.Conn, error), opt Options, mode TLSMode) (*Client, error) {
+	raw, err := dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	wc := newWatchConn(raw, opt.ReadTimeout, opt.WriteTimeout)
+	cl := &Client{wc: wc, opt: opt}
+	end := cl.guard(ctx)
+	io := imapclient.Options{TLSConfig: opt.TLSConfig, DebugWriter: opt.Debug}
+	switch mode {
+	case ImplicitTLS:
+		tc := tls.Client(wc, opt.TLSConfig)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			wc.Close()
+			return nil, end(fmt.Errorf("imap: TLS handshake: %w", err))
+		}
+		cl.c, cl.tls = imapclient.New(tc, &io), true
+	case StartTLSIfOffered, StartTLSRequired:
+		cl.c, err = imapclient.NewStartTLS(wc, &io)
+		if err != nil {
+			wc.Close()
+			return nil, end(fmt.Errorf("imap: STARTTLS: %w", err))
+		}
+		cl.tls = true
+	default:
+		cl.c = imapclient.New(wc, &io)
+	}
+	if err := cl.c.WaitGreeting(); err != nil {
+		cl.c.Close()
+		return nil, end(fmt.Errorf("imap: greeting: %w", err))
+	}
+	if err := end(nil); err != nil {
+		cl.c.Close()
+		return nil, err
+	}
+	return cl, nil
+}
+
+// guard arms the watchdog and ties the connection to ctx until the returned
+// function is called with the operation's error; it returns the error to
+// report (a timeout or ctx's error when they caused the failure).
+func (cl *Client) guard(ctx context.Context) func(error) error {
+	cl.wc.arm()
+	stop := context.AfterFunc(ctx, func() { cl.wc.Close() })
+	return func(err error) error {
+		cl.wc.disarm()
+		stopped := stop()
+		switch {
+		case !stopped:
+			cl.fail(ctx.Err())
+			if err == nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("%w (%v)", ctx.Err(), err)
+		case cl.wc.timedOut.Load():
+			cl.fail(ErrTimeout)
+			if err == nil || errors.Is(err, net.ErrClosed) || strings.Contains(err.Error(), "closed network connection") {
+				return ErrTimeout
+			}
+			return fmt.Errorf("%w (%v)", ErrTimeout, err)
+		case err != nil && !isRefusal(err) && !errors.Is(err, ErrNoMessage) && !errors.Is(err, ErrUnsafeExpunge):
+			cl.fail(err)
+		}
+		return err
+	}
+}
+
+// fail marks the connection unusable and closes it.
+func (cl *Client) fail(cause error) {
+	if cl.broken == nil {
+		cl.broken = cause
+		cl.wc.Close()
+	}
+}
+
+// begin checks that a command may be issued and guards it.
+func (cl *Client) begin(ctx context.Context) (func(error) error, error) {
+	if cl.broken != nil {
+		return nil, fmt.Errorf("%w: %v", ErrClosed, cl.broken)
+	}
+	if cl.reading != nil {
+		return nil, ErrBusy
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return cl.guard(ctx), nil
+}
+
+// TLS reports whether the connection is encrypted.
+func (cl *Client) TLS() bool { return cl.tls }
+
+// Caps returns the server's capabilities.
+func (cl *Client) Caps(ctx context.Context) (imap.CapSet, error) {
+	end, err := cl.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	caps := cl.c.Caps()
+	if caps == nil {
+		return nil, end(errors.New("imap: CAPABILITY failed"))
+	}
+	return caps, end(nil)
+}
+
+// Login authenticates with LOGIN.
+func (cl *Client) Login(ctx context.Context, user, password string) error {
+	end, err := cl.begin(ctx)
+	if err != nil {
+		return err
+	}
+	if cl.c.Caps().Has(imap.CapLoginDisabled) {
+		return end(&imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodePrivacyRequired, Text: "LOGINDISABLED: the server refuses LOGIN on this connection"})
+	}
+	return end(cl.c.Login(user, password).Wait())
+}
+
+// Authenticate runs AUTHENTICATE with sc.
+func (cl *Client) Authenticate(ctx context.Context, sc sasl.Client) error {
+	end, err := cl.begin(ctx)
+	if err != nil {
+		return err
+	}
+	return end(cl.c.Authenticate(sc))
+}
+
+// Select opens mailbox (INBOX when empty) read-write and returns its
+// UIDVALIDITY and message count.
+func (cl *Client) Select(ctx context.Context, mailbox string) (uidValidity uint32, count uint32, err error) {
+	if mailbox == "" {
+		mailbox = "INBOX"
+	}
+	if strings.ContainsAny(mailbox, "\r\n\x00") {
+		return 0, 0, fmt.Errorf("imap: mailbox name %q holds CR, LF or NUL", mailbox)
+	}
+	end, err := cl.begin(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	data, err := cl.c.Select(mailbox, nil).Wait()
+	if err != nil {
+		return 0, 0, end(err)
+	}
+	cl.mailbox, cl.uidValidity = mailbox, data.UIDValidity
+	return data.UIDValidity, data.NumMessages, end(nil)
+}
+
+// UIDValidity is the selected mailbox's UIDVALIDITY.
+func (cl *Client) UIDValidity() uint32 { return cl.uidValidity }
+
+// Message describes one message of the selected mailbox.
+type Message struct {
+	UID     imap.UID
+	Size    int64
+	Deleted bool // flagged \Deleted (by anyone)
+}
+
+// List returns every message of the selected mailbox, by UID order.
+func (cl *Client) List(ctx context.Context) ([]Message, error) {
+	end, err := cl.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if mb := cl.c.Mailbox(); mb == nil || mb.NumMessages == 0 {
+		// "1:*" on an empty mailbox is an error on some servers; ask NOOP
+		// for news first so that a message that just arrived is seen.
+		if err := cl.c.Noop().Wait(); err != nil {
+			return nil, end(err)
+		}
+		if mb := cl.c.Mailbox(); mb == nil || mb.NumMessages == 0 {
+			return nil, end(nil)
+		}
+	}
+	bufs, err := cl.c.Fetch(imap.SeqSet{{Start: 1, Stop: 0}}, &imap.FetchOptions{UID: true, RFC822Size: true, Flags: true}).Collect()
+	if err != nil {
+		return nil, end(err)
+	}
+	out := make([]Message, 0, len(bufs))
+	for _, b := range bufs {
+		if b.UID == 0 {
+			continue
+		}
+		out = append(out, Message{UID: b.UID, Size: b.RFC822Size, Deleted: slices.Contains(b.Flags, imap.FlagDeleted)})
+	}
+	slices.SortFunc(out, func(a, b Message) int { return int(a.UID) - int(b.UID) })
+	return out, end(nil)
+}
+
+// Fetch streams the exact bytes of message uid (BODY.PEEK[]: the \Seen flag
+// is left alone). The reader must be closed before the next command. ctx
+// bounds the whole read, until Close.
+func (cl *Client) Fetch(ctx context.Context, uid imap.UID) (io.ReadCloser, int64, error) {
+	end, err := cl.begin(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	cmd := cl.c.Fetch(imap.UIDSetNum(uid), &imap.FetchOptions{
+		UID:         true,
+		BodySection: []*imap.FetchItemBodySection{{Peek: true}},
+	})
+	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
+		for item := msg.Next(); item != nil; item = msg.Next() {
+			body, ok := item.(imapclient.FetchItemDataBodySection)
+			if !ok || body.Literal == nil {
+				continue
+			}
+			r := &bodyReader{cl: cl, cmd: cmd, msg: msg, lit: body.Literal, end: end}
+			cl.reading = r
+			return r, body.Literal.Size(), nil
+		}
+	}
+	if err := cmd.Close(); err != nil {
+		return nil, 0, end(err)
+	}
+	return nil, 0, end(fmt.Errorf("%w: UID %d in %s", ErrNoMessage, uid, cl.mailbox))
+}
+
+// bodyReader is the literal of a fetched message.
+type bodyReader struct {
+	cl     *Client
+	cmd    *imapclient.FetchCommand
+	msg    *imapclient.FetchMessageData
+	lit    imap.LiteralReader
+	end    func(error) error
+	read   int64
+	closed bool
+	err    error
+}
+
+func (r *bodyReader) Read(p []byte) (int, error) {
+	if r.closed {
+		return 0, ErrClosed
+	}
+	if r.err != nil {
+		return 0, r.err
+	}
+	n, err := r.lit.Read(p)
+	r.read += int64(n)
+	if err == io.EOF && r.read < r.lit.Size() {
+		err = io.ErrUnexpectedEOF
+	}
+	if err != nil && err != io.EOF {
+		r.err = r.finish(fmt.Errorf("imap: FETCH: %w", err))
+		return n, r.err
+	}
+	return n, err
+}
+
+// finish completes the command once and frees the connection.
+func (r *bodyReader) finish(err error) error {
+	if r.cl.reading != r {
+		return err
+	}
+	r.cl.reading = nil
+	if err != nil {
+		// A half-read literal leaves the stream unusable. The literal must
+		// not be touched again (imapclient's decoder goes on reading the
+		// same buffer once a literal read failed): close the connection and
+		// wait for the decoder to stop.
+		r.cl.wc.Close()
+		r.cl.c.Close()
+		return r.end(err)
+	}
+	for item := r.msg.Next(); item != nil; item = r.msg.Next() {
+	}
+	for m := r.cmd.Next(); m != nil; m = r.cmd.Next() {
+	}
+	return r.end(r.cmd.Close())
+}
+
+// Close discards what was not read and completes the command.
+func (r *bodyReader) Close() error {
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	if r.err != nil {
+		return r.err
+	}
+	if _, err := io.Copy(io.Discard, r.lit); err != nil {
+		return r.finish(fmt.Errorf("imap: FETCH: %w", err))
+	}
+	return r.finish(nil)
+}
+
+// Expunge flags uids \Deleted and expunges exactly them: UID EXPUNGE with
+// UIDPLUS/IMAP4rev2; without it a plain EXPUNGE, only when UID SEARCH
+// DELETED shows no other flagged message (else ErrUnsafeExpunge and
+// nothing is flagged).
+func (cl *Client) Expunge(ctx context.Context, uids []imap.UID) error {
+	if len(uids) == 0 {
+		return nil
+	}
+	end, err := cl.begin(ctx)
+	if err != nil {
+		return err
+	}
+	set := imap.UIDSetNum(uids...)
+	uidplus := cl.c.Caps().Has(imap.CapUIDPlus)
+	if !uidplus {
+		data, err := cl.c.UIDSearch(&imap.SearchCriteria{Flag: []imap.Flag{imap.FlagDeleted}}, nil).Wait()
+		if err != nil {
+			return end(err)
+		}
+		for _, u := range data.AllUIDs() {
+			if !slices.Contains(uids, u) {
+				return end(fmt.Errorf("%w (UID %d)", ErrUnsafeExpunge, u))
+			}
+		}
+	}
+	store := &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}
+	if err := cl.c.Store(set, store, nil).Close(); err != nil {
+		return end(err)
+	}
+	if uidplus {
+		_, err = cl.c.UIDExpunge(set).Collect()
+	} else {
+		_, err = cl.c.Expunge().Collect()
+	}
+	return end(err)
+}
+
+// Noop sends NOOP.
+func (cl *Client) Noop(ctx context.Context) error {
+	end, err := cl.begin(ctx)
+	if err != nil {
+		return err
+	}
+	return end(cl.c.Noop().Wait())
+}
+
+// Logout sends LOGOUT and closes the connection. It never expunges.
+func (cl *Client) Logout(ctx context.Context) error {
+	end, err := cl.begin(ctx)
+	if err != nil {
+		cl.Close()
+		return err
+	}
+	err = cl.c.Logout().Wait()
+	cl.fail(ErrClosed)
+	cl.c.Close()
+	if err != nil && (errors.Is(err, net.ErrClosed) || errors.Is(err, io.ErrUnexpectedEOF)) {
+		err = nil // the server closed first, as it may after BYE
+	}
+	return end(err)
+}
+
+// Close closes the connection without LOGOUT.
+func (cl *Client) Close() error {
+	cl.fail(ErrClosed)
+	cl.c.Close()
+	return nil
+}

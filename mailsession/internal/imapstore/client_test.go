@@ -1,0 +1,272 @@
+package imapstore
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+
+	"github.com/jmailgo/jmail/mailsession/mailtest"
+)
+
+func hardMessage(subject string) []byte {
+	var b strings.Builder
+	b.WriteString("From: user@example.com\r\nTo: user@example.com\r\nSubject: " + subject + "\r\n\r\n")
+	b.WriteString(".leading dot\r\n.\r\n..\r\n")
+	b.WriteString(strings.Repeat("0123456789", 1000) + "\r\n")
+	b.WriteString("...three\r\nlast line\r\n")
+	return []byte(b.String())
+}
+
+func testContext(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+var modes = []mailtest.Mode{mailtest.Plain, mailtest.StartTLS, mailtest.ImplicitTLS}
+
+func options(srv *mailtest.Server, mode mailtest.Mode) Options {
+	o := Options{TLSConfig: srv.ClientTLSConfig()}
+	switch mode {
+	case mailtest.StartTLS:
+		o.TLS = StartTLSRequired
+	case mailtest.ImplicitTLS:
+		o.TLS = ImplicitTLS
+	}
+	return o
+}
+
+func dialer(srv *mailtest.Server, mode mailtest.Mode) func(context.Context) (net.Conn, error) {
+	port := srv.Ports().IMAP
+	if mode == mailtest.ImplicitTLS {
+		port = srv.Ports().IMAPS
+	}
+	return func(ctx context.Context) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "tcp", srv.Addr(port))
+	}
+}
+
+// open dials, logs in and selects INBOX.
+func open(t testing.TB, srv *mailtest.Server, mode mailtest.Mode, opt Options) *Client {
+	t.Helper()
+	ctx := testContext(t)
+	c, err := Dial(ctx, dialer(srv, mode), opt)
+	if err != nil {
+		t.Fatalf("dial %v: %v", mode, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if err := c.Login(ctx, mailtest.DefaultUser, mailtest.DefaultPassword); err != nil {
+		t.Fatalf("login: %v", err)
+	}
+	if _, _, err := c.Select(ctx, ""); err != nil {
+		t.Fatalf("select: %v", err)
+	}
+	return c
+}
+
+func fetchAll(t testing.TB, c *Client, uid imap.UID) []byte {
+	t.Helper()
+	r, size, err := c.Fetch(testContext(t), uid)
+	if err != nil {
+		t.Fatalf("fetch %d: %v", uid, err)
+	}
+	got, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatalf("read %d: %v", uid, err)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	if int64(len(got)) != size {
+		t.Errorf("size %d, read %d", size, len(got))
+	}
+	return got
+}
+
+func TestFetchExactEveryMode(t *testing.T) {
+	for _, mode := range modes {
+		t.Run(mode.String(), func(t *testing.T) {
+			srv := mailtest.NewServer(t)
+			want := [][]byte{hardMessage("one"), hardMessage("two")}
+			for _, m := range want {
+				srv.Deliver(mailtest.DefaultUser, m)
+			}
+			c := open(t, srv, mode, options(srv, mode))
+			if c.TLS() != (mode != mailtest.Plain) {
+				t.Errorf("TLS() = %v in %v", c.TLS(), mode)
+			}
+			if c.UIDValidity() == 0 {
+				t.Error("no UIDVALIDITY")
+			}
+			ctx := testContext(t)
+			list, err := c.List(ctx)
+			if err != nil || len(list) != 2 {
+				t.Fatalf("List = %v, %v", list, err)
+			}
+			for i, m := range list {
+				if m.Size != int64(len(want[i])) || m.Deleted {
+					t.Errorf("message %d: %+v, want size %d", i, m, len(want[i]))
+				}
+				if got := fetchAll(t, c, m.UID); !bytes.Equal(got, want[i]) {
+					t.Errorf("message %d differs", i)
+				}
+			}
+			// Fetch leaves \Seen alone (BODY.PEEK).
+			if err := c.Noop(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := c.Fetch(ctx, list[1].UID+100); !errors.Is(err, ErrNoMessage) {
+				t.Errorf("fetch of a missing UID = %v, want ErrNoMessage", err)
+			}
+			if err := c.Expunge(ctx, []imap.UID{list[0].UID}); err != nil {
+				t.Fatal(err)
+			}
+			left := srv.Messages(mailtest.DefaultUser)
+			if len(left) != 1 || !bytes.Equal(left[0].Data, want[1]) {
+				t.Errorf("after expunging the first, the server has %d messages", len(left))
+			}
+			if err := c.Logout(ctx); err != nil {
+				t.Errorf("logout: %v", err)
+			}
+		})
+	}
+}
+
+func TestCloseEarlyThenNextFetch(t *testing.T) {
+	srv := mailtest.NewServer(t)
+	srv.Deliver(mailtest.DefaultUser, hardMessage("one"))
+	srv.Deliver(mailtest.DefaultUser, hardMessage("two"))
+	c := open(t, srv, mailtest.Plain, Options{})
+	ctx := testContext(t)
+	list, _ := c.List(ctx)
+	r, _, err := c.Fetch(ctx, list[0].UID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.CopyN(io.Discard, r, 100)
+	if _, err := c.List(ctx); !errors.Is(err, ErrBusy) {
+		t.Errorf("List while reading = %v, want ErrBusy", err)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := fetchAll(t, c, list[1].UID); !bytes.Equal(got, hardMessage("two")) {
+		t.Error("second message differs")
+	}
+}
+
+func TestCutMidFetchIsAnError(t *testing.T) {
+	for _, mode := range modes {
+		t.Run(mode.String(), func(t *testing.T) {
+			srv := mailtest.NewServer(t)
+			srv.Deliver(mailtest.DefaultUser, hardMessage("cut"))
+			c := open(t, srv, mode, options(srv, mode))
+			list, err := c.List(testContext(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv.SetFaults(mailtest.Faults{CutFetchAfter: 3000})
+			r, _, err := c.Fetch(testContext(t), list[0].UID)
+			if err == nil {
+				_, err = io.ReadAll(r)
+			}
+			if err == nil {
+				t.Fatal("read a cut message without error")
+			}
+			if err := c.Noop(testContext(t)); !errors.Is(err, ErrClosed) {
+				t.Errorf("NOOP after a cut = %v, want ErrClosed", err)
+			}
+			if n := len(srv.Messages(mailtest.DefaultUser)); n != 1 {
+				t.Errorf("%d messages on the server, want 1", n)
+			}
+		})
+	}
+}
+
+// imapclient has no per-command timeout: the watchdog ends a command on a
+// silent server.
+func TestWatchdogTimesOutSilentServer(t *testing.T) {
+	srv := mailtest.NewServer(t)
+	opt := Options{ReadTimeout: 200 * time.Millisecond}
+	c := open(t, srv, mailtest.Plain, opt)
+	srv.SetFaults(mailtest.Faults{ReplyDelay: 3 * time.Second})
+	err := c.Noop(testContext(t))
+	var ne net.Error
+	if !errors.Is(err, ErrTimeout) || !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("NOOP to a silent server = %v, want ErrTimeout", err)
+	}
+}
+
+// An idle connection outlives the read timeout: only waiting for an answer
+// counts.
+func TestIdleConnectionSurvivesReadTimeout(t *testing.T) {
+	srv := mailtest.NewServer(t)
+	c := open(t, srv, mailtest.Plain, Options{ReadTimeout: 100 * time.Millisecond})
+	time.Sleep(400 * time.Millisecond)
+	if err := c.Noop(testContext(t)); err != nil {
+		t.Fatalf("NOOP after idling: %v", err)
+	}
+}
+
+func TestContextCancelClosesConnection(t *testing.T) {
+	srv := mailtest.NewServer(t)
+	c := open(t, srv, mailtest.Plain, Options{})
+	srv.SetFaults(mailtest.Faults{ReplyDelay: 2 * time.Second})
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	if err := c.Noop(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("NOOP = %v, want context.Canceled", err)
+	}
+	if err := c.Noop(context.Background()); !errors.Is(err, ErrClosed) {
+		t.Errorf("NOOP after cancel = %v, want ErrClosed", err)
+	}
+}
+
+func TestStartTLSRefused(t *testing.T) {
+	srv := mailtest.NewServer(t)
+	srv.SetFaults(mailtest.Faults{NoSTARTTLS: true})
+	o := options(srv, mailtest.StartTLS)
+	if _, err := Dial(testContext(t), dialer(srv, mailtest.Plain), o); !errors.Is(err, ErrNoSTARTTLS) {
+		t.Errorf("required STARTTLS refused = %v, want ErrNoSTARTTLS", err)
+	}
+	o.TLS = StartTLSIfOffered
+	c, err := Dial(testContext(t), dialer(srv, mailtest.Plain), o)
+	if err != nil {
+		t.Fatalf("opportunistic STARTTLS refused: %v", err)
+	}
+	defer c.Close()
+	if c.TLS() {
+		t.Error("TLS() true without STARTTLS")
+	}
+	if err := c.Login(testContext(t), mailtest.DefaultUser, mailtest.DefaultPassword); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestWrongPassword(t *testing.T) {
+	srv := mailtest.NewServer(t)
+	c, err := Dial(testContext(t), dialer(srv, mailtest.ImplicitTLS), options(srv, mailtest.ImplicitTLS))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	err = c.Login(testContext(t), mailtest.DefaultUser, "wrong")
+	var ie *imap.Error
+	if !errors.As(err, &ie) || ie.Type != imap.StatusResponseTypeNo {
+		t.Fatalf("wrong password = %v, want NO", err)
+	}
+	if err := c.Login(testContext(t), mailtest.DefaultUser, mailtest.DefaultPassword); err != nil {
+		t.Errorf("connection unusable after a refused login: %v", err)
+	}
+}
+
+var _ = tls.VersionTLS12
