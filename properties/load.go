@@ -154,7 +154,8 @@ func (lr *lineReader) init(s string) {
 
 func isWhite(c byte) bool { return c == ' ' || c == '\t' || c == '\f' }
 
-// eol consumes the line terminator byte c found at off-1 and counts the line.
+// countEOL counts the line ended by the terminator c at off-1; CR LF is one
+// line end, CR LF being seen as its CR.
 func (lr *lineReader) countEOL(c byte, off int) {
 	if c == '\n' || off >= len(lr.s) || lr.s[off] != '\n' {
 		lr.line++
