@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,10 +21,26 @@ func sendOK(t *testing.T, s *Session, to string) {
 	}
 }
 
+// bothTransactionStyles runs f with PIPELINING used (the default with
+// every server here) and disabled (go-smtp's command-by-command path).
+func bothTransactionStyles(t *testing.T, f func(t *testing.T, pipelining bool, opt Option)) {
+	for _, on := range []bool{true, false} {
+		name := "pipelining"
+		if !on {
+			name = "lockstep"
+		}
+		t.Run(name, func(t *testing.T) { f(t, on, WithProperty("mail.smtp.pipelining", strconv.FormatBool(on))) })
+	}
+}
+
 func TestRejectedRecipients(t *testing.T) {
+	bothTransactionStyles(t, testRejectedRecipients)
+}
+
+func testRejectedRecipients(t *testing.T, pipelining bool, opt Option) {
 	checkNoLeaks(t)
 	srv := mailtest.NewServer(t)
-	s := newTestSession(t, srv, mailtest.Plain)
+	s := newTestSession(t, srv, mailtest.Plain, opt)
 	srv.SetFaults(mailtest.Faults{RejectRecipients: map[string]int{"bad@elsewhere.example": 550, "later@elsewhere.example": 450}})
 
 	err := s.Send(ctxT(t), &Message{To: []string{mailtest.DefaultUser, "bad@elsewhere.example", "later@elsewhere.example"}, Text: "x"})
@@ -55,14 +72,30 @@ func TestRejectedRecipients(t *testing.T) {
 	srv.SetFaults(mailtest.Faults{})
 	sendOK(t, s, mailtest.DefaultUser)
 	cmds := srv.SMTPCommands()
-	if count(cmds, "RSET") < 1 || srv.SMTPConnections() != 1 {
-		t.Errorf("want RSET after the failed transaction on the same connection: %v (%d conns)", cmds, srv.SMTPConnections())
+	// In lockstep the refused recipient is known before DATA: RSET on the
+	// same connection. Pipelined, DATA was already accepted: the connection
+	// is dropped before the final dot (nothing delivered) and replaced.
+	wantConns := 1
+	if pipelining {
+		wantConns = 2
+	}
+	if count(cmds, "RSET") < 1 || srv.SMTPConnections() != wantConns {
+		t.Errorf("want RSET after the failed transaction and %d connections: %v (%d conns)", wantConns, cmds, srv.SMTPConnections())
+	}
+	if n := len(srv.Received()); n != 1 {
+		t.Errorf("%d delivered, want only the last send", n)
 	}
 }
 
 func TestSendPartial(t *testing.T) {
+	bothTransactionStyles(t, func(t *testing.T, _ bool, opt Option) {
+		testSendPartial(t, opt)
+	})
+}
+
+func testSendPartial(t *testing.T, opt Option) {
 	srv := mailtest.NewServer(t)
-	s := newTestSession(t, srv, mailtest.Plain, WithSendPartial(true))
+	s := newTestSession(t, srv, mailtest.Plain, WithSendPartial(true), opt)
 	srv.SetFaults(mailtest.Faults{RejectRecipients: map[string]int{"bad@elsewhere.example": 550}})
 	err := s.Send(ctxT(t), &Message{To: []string{mailtest.DefaultUser, "bad@elsewhere.example"}, Text: "x"})
 	var se *SendError
@@ -75,9 +108,15 @@ func TestSendPartial(t *testing.T) {
 }
 
 func TestDataFailure(t *testing.T) {
+	bothTransactionStyles(t, func(t *testing.T, _ bool, opt Option) {
+		testDataFailure(t, opt)
+	})
+}
+
+func testDataFailure(t *testing.T, opt Option) {
 	checkNoLeaks(t)
 	srv := mailtest.NewServer(t)
-	s := newTestSession(t, srv, mailtest.StartTLS)
+	s := newTestSession(t, srv, mailtest.StartTLS, opt)
 	for _, code := range []int{554, 451} {
 		srv.SetFaults(mailtest.Faults{FailData: code})
 		err := s.Send(ctxT(t), &Message{To: []string{mailtest.DefaultUser}, Text: "x"})
@@ -100,9 +139,15 @@ func TestDataFailure(t *testing.T) {
 }
 
 func TestConnectionCutMidData(t *testing.T) {
+	bothTransactionStyles(t, func(t *testing.T, _ bool, opt Option) {
+		testConnectionCutMidData(t, opt)
+	})
+}
+
+func testConnectionCutMidData(t *testing.T, opt Option) {
 	checkNoLeaks(t)
 	srv := mailtest.NewServer(t)
-	s := newTestSession(t, srv, mailtest.Plain)
+	s := newTestSession(t, srv, mailtest.Plain, opt)
 	srv.SetFaults(mailtest.Faults{CutDataAfter: 1000})
 	err := s.Send(ctxT(t), &Message{To: []string{mailtest.DefaultUser}, Text: strings.Repeat("line of text\n", 10000)})
 	var se *SendError
@@ -234,10 +279,16 @@ func TestUntrustedCertificateFailsAtConnect(t *testing.T) {
 // session's back (through a proxy) and checks the next message is delivered
 // exactly once on a new connection.
 func TestDeadPooledConnectionReplaced(t *testing.T) {
+	bothTransactionStyles(t, func(t *testing.T, _ bool, opt Option) {
+		testDeadPooledConnectionReplaced(t, opt)
+	})
+}
+
+func testDeadPooledConnectionReplaced(t *testing.T, opt Option) {
 	checkNoLeaks(t)
 	srv := mailtest.NewServer(t)
 	px := newProxy(t, srv.Addr(srv.Ports().SMTP), 0)
-	s := newTestSession(t, srv, mailtest.Plain, WithHost("127.0.0.1", px.port()))
+	s := newTestSession(t, srv, mailtest.Plain, WithHost("127.0.0.1", px.port()), opt)
 	sendOK(t, s, mailtest.DefaultUser)
 	px.killAll()
 	sendOK(t, s, mailtest.DefaultUser)

@@ -20,7 +20,7 @@ import (
 // srv's certificate, and closes it when the test ends.
 func newTestSession(t testing.TB, srv *mailtest.Server, mode mailtest.Mode, opts ...Option) *Session {
 	t.Helper()
-	opts = append([]Option{WithRootCAs(srv.CertPool())}, opts...)
+	opts = append([]Option{WithRootCAs(srv.CertPool()), WithLogger(quietLogger())}, opts...)
 	s, err := FromProperties(srv.Properties(mode, ""), opts...)
 	if err != nil {
 		t.Fatalf("FromProperties: %v", err)

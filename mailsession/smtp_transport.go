@@ -21,6 +21,9 @@ type smtpConn struct {
 	ec       *endpointConn
 	c        *smtp.Client
 	wire     net.Conn // the connection go-smtp speaks on (with trace and replay wrappers)
+	tp       *textproto.Conn // our own reader/writer on wire, see wireConn
+	// pipelining: the server offers PIPELINING and it is not disabled.
+	pipelining bool
 	tls      bool
 	lastUsed time.Time
 	// dirty is set after a failed transaction: the next one starts with
@@ -100,6 +103,7 @@ func prepareSMTP(ctx context.Context, ec *endpointConn, ep *endpoint, trace *slo
 	if _, mechs := c.Extension("AUTH"); mechs != "" {
 		sc.info.Mechanisms = strings.Fields(mechs)
 	}
+	sc.pipelining = ep.Pipelining && sc.has("PIPELINING")
 	if ep.Auth {
 		if err := sc.auth(ctx, ep); err != nil {
 			c.Close()
@@ -224,7 +228,12 @@ type txResult struct {
 // transact runs MAIL, RCPT for each recipient, DATA and the body on sc.
 func (sc *smtpConn) transact(ctx context.Context, ep *endpoint, env envelope, body func(io.Writer) error) txResult {
 	release := sc.ec.bind(ctx)
-	res := sc.transactBound(ctx, ep, env, body)
+	var res txResult
+	if sc.pipelining {
+		res = sc.transactPipelined(ctx, ep, env, body)
+	} else {
+		res = sc.transactBound(ctx, ep, env, body)
+	}
 	if err := release(); err != nil {
 		// The watchdog closed the connection.
 		res.keep, res.retry = false, false
@@ -314,7 +323,7 @@ func (sc *smtpConn) transactBound(ctx context.Context, ep *endpoint, env envelop
 // noop checks an idle connection before reuse.
 func (sc *smtpConn) noop(ctx context.Context) error {
 	release := sc.ec.bind(ctx)
-	err := sc.c.Noop()
+	err := sc.noopWire()
 	if rerr := release(); rerr != nil {
 		return rerr
 	}
@@ -331,11 +340,7 @@ func (sc *smtpConn) quit(ep *endpoint) {
 	// go-smtp's Reset makes the next command repeat EHLO, and its Quit
 	// always waits: after the last reply nothing is buffered (no
 	// pipelining), so RSET and QUIT are spoken here directly.
-	tp := textproto.NewConn(struct {
-		io.Reader
-		io.Writer
-		io.Closer
-	}{bufio.NewReader(sc.wire), sc.wire, io.NopCloser(nil)})
+	tp := sc.wireConn()
 	if ep.RsetBeforeQuit {
 		if tp.PrintfLine("RSET") == nil {
 			tp.ReadResponse(250)

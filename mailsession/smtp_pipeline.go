@@ -1,0 +1,220 @@
+package mailsession
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/textproto"
+	"strconv"
+	"strings"
+
+	"github.com/emersion/go-smtp"
+)
+
+// With PIPELINING (RFC 2920) offered, a transaction costs two round trips
+// instead of three plus one per recipient: MAIL, every RCPT and DATA go out
+// in one write and their replies are read in order; then the body and the
+// final dot. go-smtp's client has no pipelining, so after it has greeted,
+// upgraded and authenticated, the transaction is spoken here on the same
+// connection (nothing is left buffered between replies: strict
+// request/response until then).
+
+// wireConn returns the textproto connection over sc.wire, created once.
+func (sc *smtpConn) wireConn() *textproto.Conn {
+	if sc.tp == nil {
+		sc.tp = textproto.NewConn(struct {
+			io.Reader
+			io.Writer
+			io.Closer
+		}{bufio.NewReader(sc.wire), sc.wire, io.NopCloser(nil)})
+	}
+	return sc.tp
+}
+
+// transactPipelined is transactBound for servers offering PIPELINING.
+func (sc *smtpConn) transactPipelined(ctx context.Context, ep *endpoint, env envelope, body func(io.Writer) error) txResult {
+	addr := ep.Addr()
+	tp := sc.wireConn()
+	netFail := func(op string, err error, retry bool, accepted []string, rejected []*RecipientError) txResult {
+		unsent := accepted
+		if op == "MAIL FROM" {
+			unsent = env.rcpts
+		}
+		return txResult{err: &SendError{Unsent: unsent, Rejected: rejected, Err: &protocolError{Op: op, Addr: addr, Err: withContext(ctx, err)}}, retry: retry && ctx.Err() == nil}
+	}
+
+	mailCmd, err := sc.mailCommand(ep, env)
+	if err != nil {
+		return txResult{err: &SendError{Unsent: env.rcpts, Err: &protocolError{Op: "MAIL FROM", Addr: addr, Err: err}}, keep: true}
+	}
+	w := tp.W
+	if sc.dirty {
+		w.WriteString("RSET\r\n")
+	}
+	w.WriteString(mailCmd)
+	notify := ""
+	if len(ep.DSNNotify) > 0 && sc.has("DSN") {
+		notify = " NOTIFY=" + strings.Join(ep.DSNNotify, ",")
+	}
+	for _, r := range env.rcpts {
+		w.WriteString("RCPT TO:<" + r + ">" + notify + "\r\n")
+	}
+	w.WriteString("DATA\r\n")
+	if err := w.Flush(); err != nil {
+		return netFail("MAIL FROM", err, true, nil, nil)
+	}
+
+	if sc.dirty {
+		code, msg, err := tp.ReadResponse(0)
+		if err != nil {
+			return netFail("RSET", err, true, nil, nil)
+		}
+		if code/100 != 2 {
+			// The server is out of step; do not reuse it.
+			return txResult{err: &SendError{Unsent: env.rcpts, Err: &protocolError{Op: "RSET", Addr: addr, Err: replyError(code, msg)}}}
+		}
+		sc.dirty = false
+	}
+	code, msg, err := tp.ReadResponse(0)
+	if err != nil {
+		return netFail("MAIL FROM", err, true, nil, nil)
+	}
+	var mailErr error
+	if code/100 != 2 {
+		mailErr = replyError(code, msg)
+	}
+	var accepted []string
+	var rejected []*RecipientError
+	for _, r := range env.rcpts {
+		code, msg, err := tp.ReadResponse(0)
+		if err != nil {
+			return netFail("RCPT TO", err, false, accepted, rejected)
+		}
+		if mailErr != nil {
+			continue // 503 bad sequence after the refused MAIL
+		}
+		if code/100 == 2 {
+			accepted = append(accepted, r)
+			continue
+		}
+		e := replyError(code, msg)
+		rejected = append(rejected, &RecipientError{Address: r, Code: e.Code, EnhancedCode: e.EnhancedCode, Message: e.Message})
+	}
+	code, msg, err = tp.ReadResponse(0)
+	if err != nil {
+		return netFail("DATA", err, false, accepted, rejected)
+	}
+	sc.dirty = true // until the transaction completes
+	if mailErr != nil {
+		if code == 354 {
+			// Cannot happen with a conforming server; drop the connection
+			// rather than send a body nobody asked for.
+			return txResult{err: &SendError{Unsent: env.rcpts, Err: &protocolError{Op: "MAIL FROM", Addr: addr, Err: mailErr}}}
+		}
+		return txResult{err: &SendError{Unsent: env.rcpts, Err: &protocolError{Op: "MAIL FROM", Addr: addr, Err: mailErr}}, keep: true}
+	}
+	abort := len(rejected) > 0 && (!ep.SendPartial || len(accepted) == 0)
+	if code != 354 {
+		if abort || len(accepted) == 0 {
+			return txResult{err: &SendError{Unsent: accepted, Rejected: rejected}, keep: true}
+		}
+		return txResult{err: &SendError{Unsent: accepted, Rejected: rejected, Err: &protocolError{Op: "DATA", Addr: addr, Err: replyError(code, msg)}}, keep: true}
+	}
+	if abort {
+		// The server is waiting for the body but a recipient was refused
+		// and sendpartial is off: closing the connection without the final
+		// dot makes the server drop the transaction; nothing is delivered.
+		return txResult{err: &SendError{Unsent: accepted, Rejected: rejected}}
+	}
+	dw := tp.DotWriter()
+	if err := body(dw); err != nil {
+		return txResult{err: &SendError{Unsent: accepted, Rejected: rejected, Err: &protocolError{Op: "DATA body", Addr: addr, Err: withContext(ctx, err)}}}
+	}
+	if err := dw.Close(); err != nil {
+		return txResult{err: &SendError{Unsent: accepted, Rejected: rejected, Err: &protocolError{Op: "DATA body", Addr: addr, Err: withContext(ctx, err)}}}
+	}
+	code, msg, err = tp.ReadResponse(0)
+	if err != nil {
+		// No reply after the dot: the message may or may not have been
+		// queued; reported as not sent and never retried (no duplicate).
+		return txResult{err: &SendError{Unsent: accepted, Rejected: rejected, Err: &protocolError{Op: "end of DATA", Addr: addr, Err: withContext(ctx, err)}}}
+	}
+	if code/100 != 2 {
+		return txResult{err: &SendError{Unsent: accepted, Rejected: rejected, Err: &protocolError{Op: "end of DATA", Addr: addr, Err: replyError(code, msg)}}, keep: true}
+	}
+	sc.dirty = false
+	if len(rejected) > 0 {
+		return txResult{err: &SendError{Sent: accepted, Rejected: rejected}, keep: true}
+	}
+	return txResult{keep: true}
+}
+
+// mailCommand builds the MAIL FROM line with the parameters the server
+// supports, as go-smtp's Client.Mail does.
+func (sc *smtpConn) mailCommand(ep *endpoint, env envelope) (string, error) {
+	var b strings.Builder
+	b.WriteString("MAIL FROM:<" + env.from + ">")
+	if sc.has("8BITMIME") {
+		b.WriteString(" BODY=8BITMIME")
+	}
+	if !isASCII(env.from) || !allASCII(env.rcpts) {
+		if !sc.has("SMTPUTF8") {
+			return "", errors.New("server does not support SMTPUTF8, needed for non-ASCII addresses")
+		}
+		b.WriteString(" SMTPUTF8")
+	}
+	if ep.DSNRet != "" && sc.has("DSN") {
+		b.WriteString(" RET=" + ep.DSNRet)
+	}
+	b.WriteString("\r\n")
+	return b.String(), nil
+}
+
+// has reports whether the server announced an extension in its EHLO reply.
+func (sc *smtpConn) has(ext string) bool {
+	ok, _ := sc.c.Extension(ext)
+	return ok
+}
+
+// replyError turns an SMTP reply into a *smtp.SMTPError, splitting the
+// enhanced status code (RFC 3463) from the text.
+func replyError(code int, msg string) *smtp.SMTPError {
+	e := &smtp.SMTPError{Code: code, Message: msg}
+	first, rest, ok := strings.Cut(msg, " ")
+	if !ok {
+		return e
+	}
+	parts := strings.Split(first, ".")
+	if len(parts) != 3 {
+		return e
+	}
+	var ec smtp.EnhancedCode
+	for i, p := range parts {
+		n, err := strconv.Atoi(p)
+		if err != nil {
+			return e
+		}
+		ec[i] = n
+	}
+	e.EnhancedCode = ec
+	e.Message = strings.ReplaceAll(rest, "\n"+first+" ", "\n")
+	return e
+}
+
+// noopWire checks the connection with NOOP on the wire.
+func (sc *smtpConn) noopWire() error {
+	tp := sc.wireConn()
+	if err := tp.PrintfLine("NOOP"); err != nil {
+		return err
+	}
+	code, msg, err := tp.ReadResponse(0)
+	if err != nil {
+		return err
+	}
+	if code/100 != 2 {
+		return fmt.Errorf("NOOP: %w", replyError(code, msg))
+	}
+	return nil
+}
