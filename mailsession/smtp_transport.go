@@ -18,14 +18,14 @@ import (
 // smtpConn is one live SMTP connection: greeted, upgraded to TLS when
 // configured, authenticated, ready for MAIL.
 type smtpConn struct {
-	ec       *endpointConn
-	c        *smtp.Client
-	wire     net.Conn // the connection go-smtp speaks on (with trace and replay wrappers)
-	tp       *textproto.Conn // our own reader/writer on wire, see wireConn
+	ec   *endpointConn
+	c    *smtp.Client
+	wire net.Conn        // the connection go-smtp speaks on (with trace and replay wrappers)
+	tp   *textproto.Conn // our own reader/writer on wire, see wireConn
 	// pipelining: the server offers PIPELINING and it is not disabled.
 	pipelining bool
-	tls      bool
-	lastUsed time.Time
+	tls        bool
+	lastUsed   time.Time
 	// dirty is set after a failed transaction: the next one starts with
 	// RSET. After a successful one the next starts with MAIL directly
 	// (go-smtp's Reset makes the next command repeat EHLO).
