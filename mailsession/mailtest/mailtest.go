@@ -197,6 +197,14 @@ func Start(opts ...Option) (*Server, error) {
 
 // NewServer starts a server for a test or benchmark and closes it when the
 // test ends. It calls tb.Fatal if the server cannot start.
+//
+//	func TestSignup(t *testing.T) {
+//		srv := mailtest.NewServer(t)
+//		sess, err := mailsession.FromProperties(srv.Properties(mailtest.StartTLS, "imap"),
+//			mailsession.WithRootCAs(srv.CertPool()))
+//		...
+//		msgs, err := srv.WaitMessages(ctx, mailtest.DefaultUser, 1)
+//	}
 func NewServer(tb testing.TB, opts ...Option) *Server {
 	tb.Helper()
 	s, err := Start(opts...)
