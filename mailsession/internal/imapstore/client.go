@@ -72,10 +72,10 @@ func (timeoutError) Unwrap() error   { return os.ErrDeadlineExceeded }
 type TLSMode int
 
 const (
-	NoTLS            TLSMode = iota // clear text
-	StartTLSIfOffered               // STARTTLS when the server offers it
-	StartTLSRequired                // STARTTLS or fail
-	ImplicitTLS                     // TLS from the first byte (imaps)
+	NoTLS             TLSMode = iota // clear text
+	StartTLSIfOffered                // STARTTLS when the server offers it
+	StartTLSRequired                 // STARTTLS or fail
+	ImplicitTLS                      // TLS from the first byte (imaps)
 )
 
 // Options configure Dial.
