@@ -299,3 +299,18 @@ func testDeadPooledConnectionReplaced(t *testing.T, opt Option) {
 		t.Errorf("%d connections, want 2", n)
 	}
 }
+
+func TestUnreachableServerIsTemporarySendError(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	s := mustSession(t, nil, WithHost("127.0.0.1", port), WithFrom("a@example.com"))
+	err = s.Send(ctxT(t), &Message{To: []string{"b@example.com"}, Text: "x"})
+	var se *SendError
+	if !errors.As(err, &se) || len(se.Unsent) != 1 || !errors.Is(err, ErrTemporary) {
+		t.Fatalf("err %v, want a temporary *SendError with the recipient unsent", err)
+	}
+}

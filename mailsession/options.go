@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jmailgo/jmail/jndi"
@@ -114,6 +115,63 @@ func WithImplicitTLS() Option {
 // WithFrom sets the default From address (mail.from).
 func WithFrom(addr string) Option {
 	return func(c *config) { c.props = append(c.props, kv{"mail.from", addr}) }
+}
+
+// WithEnvelopeFrom sets the SMTP envelope sender (MAIL FROM), where
+// bounces go (mail.smtp.from).
+func WithEnvelopeFrom(addr string) Option {
+	return func(c *config) { c.setTransport("from", addr) }
+}
+
+// WithEHLOName sets the name the client introduces itself with in EHLO
+// (mail.smtp.localhost; default "localhost").
+func WithEHLOName(name string) Option {
+	return func(c *config) { c.setTransport("localhost", name) }
+}
+
+// WithAuthMechanisms sets the SASL mechanisms allowed for SMTP, in order of
+// preference (mail.smtp.auth.mechanisms): PLAIN, LOGIN, CRAM-MD5, XOAUTH2,
+// OAUTHBEARER.
+func WithAuthMechanisms(mechs ...string) Option {
+	return func(c *config) { c.setTransport("auth.mechanisms", strings.Join(mechs, " ")) }
+}
+
+// WithDSN asks for delivery status notifications (mail.smtp.dsn.ret: "FULL"
+// or "HDRS", "" for the server's default; mail.smtp.dsn.notify: "NEVER" or
+// any of "SUCCESS", "FAILURE", "DELAY").
+func WithDSN(ret string, notify ...string) Option {
+	return func(c *config) {
+		if ret != "" {
+			c.setTransport("dsn.ret", ret)
+		}
+		if len(notify) > 0 {
+			c.setTransport("dsn.notify", strings.Join(notify, ","))
+		}
+	}
+}
+
+// WithTrustedHosts accepts the certificates of these SMTP hosts without
+// verification ("*": every host), as mail.smtp.ssl.trust does. Prefer
+// WithRootCAs, which keeps verification on.
+func WithTrustedHosts(hosts ...string) Option {
+	return func(c *config) { c.setTransport("ssl.trust", strings.Join(hosts, " ")) }
+}
+
+// WithServerIdentityCheck turns the check of the host name in the SMTP
+// server's certificate on (the default) or off
+// (mail.smtp.ssl.checkserveridentity); the chain is verified either way.
+func WithServerIdentityCheck(on bool) Option {
+	return func(c *config) { c.setTransport("ssl.checkserveridentity", strconv.FormatBool(on)) }
+}
+
+// WithQuit sets how connections are closed: wait for the reply to QUIT
+// (mail.smtp.quitwait, default true) and send RSET first
+// (mail.smtp.rsetbeforequit, default false).
+func WithQuit(wait, rsetFirst bool) Option {
+	return func(c *config) {
+		c.setTransport("quitwait", strconv.FormatBool(wait))
+		c.setTransport("rsetbeforequit", strconv.FormatBool(rsetFirst))
+	}
 }
 
 // WithSendPartial sends to the valid recipients when some are rejected

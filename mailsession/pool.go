@@ -2,6 +2,7 @@ package mailsession
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"sync"
 	"time"
@@ -46,14 +47,14 @@ func (p *pool) send(ctx context.Context, env envelope, body func(io.Writer) erro
 	select {
 	case p.sem <- struct{}{}:
 	case <-ctx.Done():
-		return ctx.Err()
+		return &SendError{Unsent: env.rcpts, Err: fmt.Errorf("waiting for a pooled connection: %w", ctx.Err())}
 	}
 	defer func() { <-p.sem }()
 
 	for attempt := 0; ; attempt++ {
 		sc, reused, err := p.get(ctx)
 		if err != nil {
-			return err
+			return &SendError{Unsent: env.rcpts, Err: err}
 		}
 		res := sc.transact(ctx, p.ep, env, body)
 		if res.retry && reused && attempt == 0 {

@@ -50,6 +50,10 @@ func build(p *properties.Properties, opts []Option) (*Session, error) {
 
 func buildConfig(p *properties.Properties, c *config) (*Session, error) {
 	eff := p.Clone()
+	if c.useEnviron && !c.portal {
+		// FromPortalProperties merged them already, before stripping.
+		eff.Merge(properties.EnvOverrides(c.environ))
+	}
 	for _, x := range c.extra {
 		eff.Merge(x)
 	}

@@ -298,3 +298,20 @@ func TestEditDistanceSwap(t *testing.T) {
 		t.Errorf("nearest for nonsense %q", k)
 	}
 }
+
+func TestTypedOptions(t *testing.T) {
+	s := mustSession(t, nil,
+		WithEnvelopeFrom("bounce@example.com"), WithEHLOName("app.example.com"),
+		WithAuthMechanisms("CRAM-MD5", "PLAIN"), WithDSN("FULL", "FAILURE", "DELAY"),
+		WithTrustedHosts("a.example.com", "b.example.com"), WithServerIdentityCheck(false),
+		WithQuit(false, true), WithImplicitTLS(), WithStartTLS(true),
+		WithEnviron([]string{"LIFERAY_MAIL_PERIOD_SMTPS_PERIOD_HOST=env.example.com"}))
+	ep := s.set.transport
+	if ep.From != "bounce@example.com" || ep.LocalHost != "app.example.com" ||
+		strings.Join(ep.Mechanisms, " ") != "CRAM-MD5 PLAIN" || ep.DSNRet != "FULL" ||
+		strings.Join(ep.DSNNotify, ",") != "FAILURE,DELAY" || len(ep.TrustHosts) != 2 ||
+		ep.CheckServerIdentity || ep.QuitWait || !ep.RsetBeforeQuit || ep.Protocol != "smtps" ||
+		!ep.StartTLSRequired || ep.Host != "env.example.com" {
+		t.Errorf("typed options not applied: %+v", *ep)
+	}
+}
