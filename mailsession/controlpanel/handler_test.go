@@ -670,20 +670,22 @@ func TestRebindSeenByConcurrentLookup(t *testing.T) {
 	for range 4 {
 		wg.Go(func() {
 			for !stop.Load() {
-				s, err := jndi.LookupAs[*mailsession.Session](f.reg, "mail/MailSession")
-				if err != nil {
-					failures.Add(1)
-					continue
-				}
+				// Whether the save had returned is decided before the
+				// look-up starts: only such a look-up must see the new one.
+				after := false
 				select {
 				case <-saved:
-					if s != newSess.Load() {
-						failures.Add(1)
-					}
+					after = true
 				default:
-					if s != old {
-						sawNew.Add(1)
-					}
+				}
+				s, err := jndi.LookupAs[*mailsession.Session](f.reg, "mail/MailSession")
+				switch {
+				case err != nil:
+					failures.Add(1)
+				case after && s != newSess.Load():
+					failures.Add(1)
+				case !after && s != old:
+					sawNew.Add(1)
 				}
 			}
 		})
