@@ -4,15 +4,18 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/tls"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-sasl"
 )
 
 // pop3Server is a POP3 server (RFC 1939, CAPA from RFC 2449, STLS from RFC
@@ -148,7 +151,7 @@ func (p *pop3Conn) command(verb, arg string) (bool, error) {
 		if p.canSTLS() {
 			caps = append(caps, "STLS")
 		}
-		caps = append(caps, "IMPLEMENTATION mailtest", ".")
+		caps = append(caps, "SASL "+strings.Join(pop3Mechanisms(), " "), "IMPLEMENTATION mailtest", ".")
 		return false, p.reply("%s", strings.Join(caps, "\r\n"))
 	case "QUIT":
 		if p.mb != nil {
@@ -210,25 +213,91 @@ func (p *pop3Conn) authorization(verb, arg string) (bool, error) {
 		if err := auth.password(user, arg); err != nil {
 			return false, p.reply(pop3UnknownUser)
 		}
-		mb := auth.mb
-		mb.pop3Lock.Lock()
-		busy := mb.pop3Busy
-		mb.pop3Busy = true
-		mb.pop3Lock.Unlock()
-		if busy {
-			return false, p.reply("-ERR [IN-USE] maildrop already locked")
-		}
-		p.mb, p.locked = mb, true
-		p.uidv = mb.inbox.UIDValidity()
-		for _, m := range mb.inbox.Messages() {
-			p.msgs = append(p.msgs, pop3Message{uid: m.UID, data: m.Data})
-		}
-		n, size := p.stat()
-		return false, p.reply("+OK maildrop has %d messages (%d octets)", n, size)
-	case "APOP", "AUTH":
-		return false, p.reply("-ERR [AUTH] use USER and PASS")
+		return false, p.open(auth.mb)
+	case "AUTH":
+		return p.authenticate(arg)
+	case "APOP":
+		return false, p.reply("-ERR APOP not supported; use USER and PASS or AUTH")
 	}
 	return false, p.reply("-ERR unknown command or not logged in")
+}
+
+// pop3Mechanisms are the SASL mechanisms of the AUTH command (RFC 5034).
+func pop3Mechanisms() []string {
+	return []string{sasl.Plain, sasl.Login, "XOAUTH2", sasl.OAuthBearer}
+}
+
+// authenticate runs the AUTH command: "AUTH mechanism [initial-response]",
+// then "+ challenge" / response lines until done; "*" cancels.
+func (p *pop3Conn) authenticate(arg string) (bool, error) {
+	if p.user != "" {
+		return false, p.reply("-ERR USER already given")
+	}
+	name, ir, hasIR := strings.Cut(strings.TrimSpace(arg), " ")
+	if name == "" {
+		return false, p.reply("+OK\r\n%s\r\n.", strings.Join(pop3Mechanisms(), "\r\n"))
+	}
+	if !slices.Contains(pop3Mechanisms(), strings.ToUpper(name)) {
+		return false, p.reply("-ERR unsupported mechanism")
+	}
+	auth := &authenticator{s: p.ps.s}
+	mech := auth.mechanism(name)
+	var response []byte
+	if hasIR {
+		var err error
+		if response, err = decodeSASL(ir); err != nil {
+			return false, p.reply("-ERR invalid base64")
+		}
+	}
+	for {
+		challenge, done, err := mech.Next(response)
+		if err != nil {
+			return false, p.reply(pop3UnknownUser)
+		}
+		if done {
+			return false, p.open(auth.mb)
+		}
+		if err := p.reply("+ %s", base64.StdEncoding.EncodeToString(challenge)); err != nil {
+			return false, err
+		}
+		line, err := p.readLine()
+		if err != nil {
+			return true, err
+		}
+		if line == "*" {
+			return false, p.reply("-ERR authentication cancelled")
+		}
+		if response, err = decodeSASL(line); err != nil {
+			return false, p.reply("-ERR invalid base64")
+		}
+	}
+}
+
+// decodeSASL decodes a base64 SASL response; "=" is an empty one.
+func decodeSASL(s string) ([]byte, error) {
+	if s == "=" {
+		return []byte{}, nil
+	}
+	return base64.StdEncoding.DecodeString(s)
+}
+
+// open locks the mailbox's maildrop for this session and enters the
+// TRANSACTION state.
+func (p *pop3Conn) open(mb *mailbox) error {
+	mb.pop3Lock.Lock()
+	busy := mb.pop3Busy
+	mb.pop3Busy = true
+	mb.pop3Lock.Unlock()
+	if busy {
+		return p.reply("-ERR [IN-USE] maildrop already locked")
+	}
+	p.mb, p.locked = mb, true
+	p.uidv = mb.inbox.UIDValidity()
+	for _, m := range mb.inbox.Messages() {
+		p.msgs = append(p.msgs, pop3Message{uid: m.UID, data: m.Data})
+	}
+	n, size := p.stat()
+	return p.reply("+OK maildrop has %d messages (%d octets)", n, size)
 }
 
 func (p *pop3Conn) stat() (n int, size int) {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/tls"
+	"encoding/base64"
 	"net"
 	"strings"
 	"testing"
@@ -272,5 +273,42 @@ func TestPOP3KnadhClient(t *testing.T) {
 	waitFor(t, func() bool { return len(s.Messages(DefaultUser)) == 1 })
 	if m := s.Messages(DefaultUser); len(m) != 1 || m[0].UID != 2 {
 		t.Errorf("after DELE 1 + QUIT: %+v", m)
+	}
+}
+
+func TestPOP3SASL(t *testing.T) {
+	s := NewServer(t)
+	p := dialPOP3(t, s, true)
+	if c := p.capa(); !strings.Contains(c, "SASL PLAIN LOGIN XOAUTH2 OAUTHBEARER\r\n") {
+		t.Errorf("CAPA: %q", c)
+	}
+	plain := base64.StdEncoding.EncodeToString([]byte("\x00" + DefaultUser + "\x00" + DefaultPassword))
+	p.ok("AUTH PLAIN " + plain)
+	p.ok("QUIT")
+
+	// XOAUTH2 with a bad token: an error challenge, then -ERR [AUTH].
+	p = dialPOP3(t, s, true)
+	bad := base64.StdEncoding.EncodeToString([]byte("user=" + DefaultUser + "\x01auth=Bearer nope\x01\x01"))
+	if l := p.cmd("AUTH XOAUTH2 " + bad); !strings.HasPrefix(l, "+ ") {
+		t.Fatalf("bad XOAUTH2: %q", l)
+	}
+	if l := p.cmd(""); !strings.HasPrefix(l, "-ERR [AUTH]") {
+		t.Errorf("after the error challenge: %q", l)
+	}
+	good := base64.StdEncoding.EncodeToString([]byte("user=" + DefaultUser + "\x01auth=Bearer " + DefaultToken + "\x01\x01"))
+	p.ok("AUTH XOAUTH2 " + good)
+
+	// LOGIN without an initial response, step by step.
+	p = dialPOP3(t, s, false)
+	p.startTLS(s)
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	if l := p.cmd("AUTH LOGIN"); l != "+ "+b64("Username:") {
+		t.Fatalf("AUTH LOGIN: %q", l)
+	}
+	if l := p.cmd(b64(DefaultUser)); l != "+ "+b64("Password:") {
+		t.Fatalf("after user: %q", l)
+	}
+	if l := p.cmd(b64(DefaultPassword)); !strings.HasPrefix(l, "-ERR [IN-USE]") {
+		t.Errorf("AUTH LOGIN while the XOAUTH2 session holds the lock: %q", l)
 	}
 }

@@ -231,11 +231,8 @@ func (s *Server) WaitMessages(ctx context.Context, mailbox string, n int) ([]Mes
 	if mb == nil {
 		return nil, fmt.Errorf("%w: %q", ErrNoMailbox, mailbox)
 	}
-	var msgs []Message
-	err := s.store.wait(ctx, func() bool {
-		msgs = s.store.messages(mb)
-		return len(msgs) >= n
-	})
+	err := s.store.wait(ctx, func() bool { return mb.inbox.Len() >= n })
+	msgs := s.store.messages(mb)
 	if err != nil {
 		return msgs, fmt.Errorf("mailtest: waiting for %d messages in %s (have %d): %w", n, mailbox, len(msgs), err)
 	}
@@ -245,11 +242,12 @@ func (s *Server) WaitMessages(ctx context.Context, mailbox string, n int) ([]Mes
 // WaitReceived waits until at least n SMTP transactions were accepted and
 // returns them, or returns ctx's error.
 func (s *Server) WaitReceived(ctx context.Context, n int) ([]Message, error) {
-	var msgs []Message
 	err := s.store.wait(ctx, func() bool {
-		msgs = s.Received()
-		return len(msgs) >= n
+		s.store.mu.Lock()
+		defer s.store.mu.Unlock()
+		return len(s.store.received) >= n
 	})
+	msgs := s.Received()
 	if err != nil {
 		return msgs, fmt.Errorf("mailtest: waiting for %d received messages (have %d): %w", n, len(msgs), err)
 	}

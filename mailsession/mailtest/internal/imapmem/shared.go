@@ -65,3 +65,10 @@ func (mbox *Mailbox) Remove(uids []imap.UID) int {
 	}
 	return len(mbox.expungeLocked(expunged))
 }
+
+// Len returns the number of messages in the mailbox.
+func (mbox *Mailbox) Len() int {
+	mbox.mutex.Lock()
+	defer mbox.mutex.Unlock()
+	return len(mbox.l)
+}
