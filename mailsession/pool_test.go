@@ -245,3 +245,44 @@ func TestTLSTrustSettings(t *testing.T) {
 		t.Errorf("ssl.protocols=TLSv1.2: %v %v", rep.Transport.TLSVersion, err)
 	}
 }
+
+// stallBackend accepts the envelope and then never reads the message body,
+// as a server whose disk is full or whose process hangs.
+type stallBackend struct{ release chan struct{} }
+
+func (b stallBackend) NewSession(*smtp.Conn) (smtp.Session, error) { return stallSession(b), nil }
+
+type stallSession stallBackend
+
+func (stallSession) Mail(string, *smtp.MailOptions) error { return nil }
+func (stallSession) Rcpt(string, *smtp.RcptOptions) error { return nil }
+func (s stallSession) Data(io.Reader) error {
+	<-s.release
+	return errors.New("stalled")
+}
+func (stallSession) Reset()        {}
+func (stallSession) Logout() error { return nil }
+
+// TestWriteTimeoutCoversDataBody: go-smtp sets no deadline around the body;
+// ours does, so a server that stops reading cannot block a send.
+func TestWriteTimeoutCoversDataBody(t *testing.T) {
+	checkNoLeaks(t)
+	release := make(chan struct{})
+	srv := smtp.NewServer(stallBackend{release})
+	srv.Domain = "localhost"
+	srv.MaxMessageBytes = 1 << 30
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { close(release); srv.Close() })
+	s := mustSession(t, nil, WithHost("127.0.0.1", ln.Addr().(*net.TCPAddr).Port), WithFrom("a@example.com"),
+		WithTimeouts(time.Second, time.Second, 200*time.Millisecond))
+	// ctxT's 20 s would end a hung send with a context error instead.
+	err = s.Send(ctxT(t), &Message{To: []string{"b@example.com"}, Attachments: []Attachment{{Filename: "big.bin", Data: &patternReader{n: 200 << 20}}}})
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() || !strings.Contains(err.Error(), "write timed out after 200ms") {
+		t.Fatalf("err %v, want a write timeout", err)
+	}
+}
