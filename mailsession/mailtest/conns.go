@@ -53,6 +53,7 @@ func (s *Server) accept(ln net.Listener, cs *connSet, implicitTLS bool, handle f
 		if err != nil {
 			return
 		}
+		s.log.Debug("mailtest connection", "listener", ln.Addr().String(), "remote", raw.RemoteAddr().String())
 		fc := newFaultConn(raw, &s.faults)
 		if !cs.add(fc) {
 			return

@@ -15,11 +15,9 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 )
@@ -239,13 +237,6 @@ func (s *Server) Close() error {
 	return errors.Join(errs...)
 }
 
-// isClosed reports whether Close has begun.
-func (s *Server) isClosed() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closed
-}
-
 // Host returns the address the server listens on ("127.0.0.1" by default).
 func (s *Server) Host() string { return s.host }
 
@@ -258,15 +249,12 @@ func (s *Server) Addr(port int) string { return net.JoinHostPort(s.host, strconv
 // serverTLS returns the server-side TLS configuration.
 func (s *Server) serverTLS() *tls.Config { return s.tls.server }
 
-// logWriter sends the protocol libraries' error logs to the slog logger.
+// logWriter sends the protocol libraries' error logs to the slog logger
+// (go-smtp's Logger and imapserver's Logger).
 type logWriter struct{ log *slog.Logger }
 
-func (w logWriter) Write(p []byte) (int, error) {
-	w.log.Debug(strings.TrimRight(string(p), "\r\n"))
-	return len(p), nil
-}
-
+// Printf logs at debug level.
 func (w logWriter) Printf(format string, args ...any) { w.log.Debug(fmt.Sprintf(format, args...)) }
-func (w logWriter) Println(args ...any)               { w.log.Debug(fmt.Sprint(args...)) }
 
-var _ io.Writer = logWriter{}
+// Println logs at debug level.
+func (w logWriter) Println(args ...any) { w.log.Debug(fmt.Sprint(args...)) }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"strconv"
@@ -339,9 +338,4 @@ func (se *smtpSession) Data(r io.Reader) error {
 		fn(m)
 	}
 	return nil
-}
-
-// String describes the session for logs.
-func (se *smtpSession) String() string {
-	return fmt.Sprintf("smtp session %v", se.conn.Conn().RemoteAddr())
 }
