@@ -24,13 +24,19 @@ import (
 // wireConn returns the textproto connection over sc.wire, created once.
 func (sc *smtpConn) wireConn() *textproto.Conn {
 	if sc.tp == nil {
-		sc.tp = textproto.NewConn(struct {
-			io.Reader
-			io.Writer
-			io.Closer
-		}{bufio.NewReader(sc.wire), sc.wire, io.NopCloser(nil)})
+		sc.tp = newTextConn(sc.wire)
 	}
 	return sc.tp
+}
+
+// newTextConn is a textproto connection on rw whose Close does nothing (the
+// connection belongs to its endpointConn).
+func newTextConn(rw io.ReadWriter) *textproto.Conn {
+	return textproto.NewConn(struct {
+		io.Reader
+		io.Writer
+		io.Closer
+	}{bufio.NewReader(rw), rw, io.NopCloser(nil)})
 }
 
 // transactPipelined is transactBound for servers offering PIPELINING.

@@ -1,7 +1,6 @@
 package mailsession
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -148,11 +147,7 @@ func preTLSHandshake(ec *endpointConn, ep *endpoint, trace *slog.Logger) (bool, 
 	if trace != nil {
 		rw = newTraceConn(ec.Conn, trace, ep)
 	}
-	tp := textproto.NewConn(struct {
-		io.Reader
-		io.Writer
-		io.Closer
-	}{bufio.NewReader(rw), rw, io.NopCloser(nil)})
+	tp := newTextConn(rw)
 	fail := func(op string, err error) (bool, error) {
 		var te *textproto.Error
 		if errors.As(err, &te) {
