@@ -134,9 +134,11 @@ func normalizePortal(p *properties.Properties, log *slog.Logger) {
 	}
 }
 
-// MailSessionTypes are the resource types whose Tomcat <Resource> elements
-// become Sessions: javax.mail.Session and jakarta.mail.Session.
-var MailSessionTypes = []string{"javax.mail.Session", "jakarta.mail.Session"}
+// The resource types whose Tomcat <Resource> elements become Sessions.
+const (
+	JavaxMailSession   = "javax.mail.Session"
+	JakartaMailSession = "jakarta.mail.Session"
+)
 
 // ResourceFactory returns a jndi.ResourceFactory that makes a Session from a
 // Tomcat <Resource type="javax.mail.Session" .../> element as Tomcat's
@@ -173,7 +175,7 @@ func RegisterResourceFactories(reg *jndi.Registry, opts ...Option) {
 		reg = jndi.Default()
 	}
 	f := ResourceFactory(opts...)
-	for _, t := range MailSessionTypes {
+	for _, t := range []string{JavaxMailSession, JakartaMailSession} {
 		reg.RegisterResourceFactory(t, f)
 	}
 }

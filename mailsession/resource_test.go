@@ -140,7 +140,7 @@ func TestPortalBadAdvancedProperties(t *testing.T) {
 
 func TestTomcatResourceFactory(t *testing.T) {
 	srv := mailtest.NewServer(t)
-	for _, typ := range MailSessionTypes {
+	for _, typ := range []string{JavaxMailSession, JakartaMailSession} {
 		reg := jndi.NewRegistry()
 		RegisterResourceFactories(reg, WithRootCAs(srv.CertPool()), WithLogger(quietLogger()))
 		ctxXML := `<Context>
