@@ -63,11 +63,12 @@ type user struct {
 }
 
 type config struct {
-	host      string
-	ports     Ports
-	users     []user
-	logger    *slog.Logger
-	onMessage func(Message)
+	host         string
+	ports        Ports
+	users        []user
+	logger       *slog.Logger
+	onMessage    func(Message)
+	authRequired bool
 }
 
 // WithUser adds a mailbox. The login name for every protocol is the full
@@ -98,6 +99,11 @@ func WithOAuthToken(addr, token string) Option {
 		c.users = append(c.users, user{addr: addr, token: token})
 	}
 }
+
+// WithAuthRequired makes the SMTP server refuse MAIL FROM with 530 5.7.0
+// until the client has authenticated, as a submission server does. By
+// default the server is a sink that accepts mail without AUTH.
+func WithAuthRequired() Option { return func(c *config) { c.authRequired = true } }
 
 // WithHost sets the address to listen on; the default is "127.0.0.1".
 func WithHost(host string) Option { return func(c *config) { c.host = host } }

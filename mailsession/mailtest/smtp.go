@@ -65,6 +65,7 @@ func (s *Server) SMTPConnections() int {
 func (ss *smtpServer) resetLog() {
 	ss.mu.Lock()
 	ss.commands = nil
+	ss.connections = 0
 	ss.mu.Unlock()
 }
 
@@ -274,6 +275,9 @@ func (a smtpAuth) Next(response []byte) ([]byte, bool, error) {
 }
 
 func (se *smtpSession) Mail(from string, opts *smtp.MailOptions) error {
+	if se.ss.s.cfg.authRequired && se.auth.mb == nil {
+		return &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "Authentication required"}
+	}
 	se.from, se.to = from, nil
 	return nil
 }

@@ -185,3 +185,18 @@ func TestSMTPCommandsLog(t *testing.T) {
 		}
 	}
 }
+
+func TestSMTPAuthRequired(t *testing.T) {
+	s := NewServer(t, WithAuthRequired())
+	c := dialSMTP(t, s, StartTLS)
+	var se *smtp.SMTPError
+	if err := c.Mail("a@remote.test", nil); !errors.As(err, &se) || se.Code != 530 {
+		t.Errorf("MAIL before AUTH: %v, want 530", err)
+	}
+	if err := c.Auth(sasl.NewPlainClient("", DefaultUser, DefaultPassword)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Mail("a@remote.test", nil); err != nil {
+		t.Errorf("MAIL after AUTH: %v", err)
+	}
+}

@@ -265,7 +265,8 @@ func (s *Server) Deliver(mailbox string, data []byte) error {
 }
 
 // Reset empties every mailbox and the Received log, clears the SMTP command
-// log and the faults.
+// log and connection count, and clears the faults. Open connections stay
+// open.
 func (s *Server) Reset() {
 	for _, mb := range s.store.boxes {
 		s.store.remove(mb, nil)
