@@ -17,6 +17,8 @@ import (
 	"context"
 	"io"
 	"net"
+	"os"
+	"os/exec"
 	netsmtp "net/smtp"
 	"runtime"
 	"strconv"
@@ -170,6 +172,89 @@ func BenchmarkLatency(b *testing.B) {
 		b.StopTimer()
 		srv.Reset()
 		srv.SetFaults(mailtest.Faults{NoSTARTTLS: true})
+	})
+}
+
+// smtpSink starts Postfix's smtp-sink on a free loopback port, or skips
+// the benchmark when it is not installed.
+func smtpSink(b *testing.B) string {
+	path, err := exec.LookPath("smtp-sink")
+	if err != nil {
+		if _, err2 := os.Stat("/usr/sbin/smtp-sink"); err2 != nil {
+			b.Skip("smtp-sink (postfix) not installed")
+		}
+		path = "/usr/sbin/smtp-sink"
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cmd := exec.Command(path, "-u", "nobody", addr, "256")
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	for i := 0; i < 100; i++ {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return addr
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	b.Fatalf("smtp-sink did not start on %s", addr)
+	return ""
+}
+
+// BenchmarkSmtpSink is BenchmarkSequential against Postfix's smtp-sink, a
+// separate process: nothing the server does is counted in B/op.
+func BenchmarkSmtpSink(b *testing.B) {
+	addr := smtpSink(b)
+	_, portStr, _ := net.SplitHostPort(addr)
+	port, _ := strconv.Atoi(portStr)
+	b.Run("session-pooled", func(b *testing.B) {
+		s, err := New(WithHost("127.0.0.1", port), WithLogger(quietLogger()))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer s.Close()
+		ctx := context.Background()
+		b.SetBytes(int64(len(benchMessage)))
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			if err := s.SendRaw(ctx, benchFrom, []string{benchTo}, bytes.NewReader(benchMessage)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("net-smtp-SendMail", func(b *testing.B) {
+		b.SetBytes(int64(len(benchMessage)))
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			if err := netsmtp.SendMail(addr, nil, benchFrom, []string{benchTo}, benchMessage); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("go-smtp-bare-noRSET", func(b *testing.B) {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			b.Fatal(err)
+		}
+		c := smtp.NewClient(conn)
+		defer c.Close()
+		if err := c.Hello("localhost"); err != nil {
+			b.Fatal(err)
+		}
+		b.SetBytes(int64(len(benchMessage)))
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if err := c.SendMail(benchFrom, []string{benchTo}, bytes.NewReader(benchMessage)); err != nil {
+				b.Fatal(err)
+			}
+		}
 	})
 }
 

@@ -26,6 +26,7 @@ type EndpointReport struct {
 	Authenticated  bool          // login succeeded
 	Mechanism      string        // mechanism used to log in
 	Latency        time.Duration // from dialling to ready (greeted, TLS, logged in)
+	Messages       int           // store only: messages waiting in the mailbox
 	Warnings       []Warning     // configuration warnings for this endpoint
 	Err            error         // why the endpoint is unusable; nil when it works
 }
@@ -48,6 +49,9 @@ func (r *EndpointReport) String() string {
 	}
 	if len(r.AuthMechanisms) > 0 {
 		fmt.Fprintf(&b, ", offers %s", strings.Join(r.AuthMechanisms, " "))
+	}
+	if !strings.HasPrefix(r.Protocol, "smtp") {
+		fmt.Fprintf(&b, ", %d messages", r.Messages)
 	}
 	return b.String()
 }

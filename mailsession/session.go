@@ -21,6 +21,7 @@ type Session struct {
 	log   *slog.Logger // warnings
 	trace *slog.Logger // protocol trace; nil when debugging is off
 	pool  *pool
+	recv  receiveState // the store side's state for Receive (receive.go)
 
 	mu     sync.Mutex
 	closed bool
