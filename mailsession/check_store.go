@@ -1,0 +1,35 @@
+package mailsession
+
+import (
+	"context"
+	"time"
+)
+
+// checkStore opens the store as Receive would (connect, TLS, login, for
+// IMAP SELECT INBOX), lists it, and ends politely without deleting
+// anything. Check calls it when a store is configured.
+func (s *Session) checkStore(ctx context.Context) *EndpointReport {
+	ep := s.set.store
+	r := &EndpointReport{Protocol: ep.Protocol, Addr: ep.Addr(), Warnings: endpointWarnings(s.set.warnings, ep.Protocol)}
+	start := time.Now()
+	st, err := s.openStore(ctx, "")
+	r.Latency = time.Since(start)
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	defer st.Abort()
+	if _, err := st.List(ctx); err != nil {
+		r.Err = err
+		return r
+	}
+	inf := st.drv.info()
+	r.TLSVersion = inf.TLSVersion
+	r.Capabilities = inf.Capabilities
+	r.AuthMechanisms = inf.AuthMechanisms
+	r.Authenticated, r.Mechanism = true, inf.Mechanism
+	if err := st.CloseContext(ctx); err != nil {
+		r.Err = err
+	}
+	return r
+}

@@ -1,0 +1,242 @@
+package mailsession
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// MessageInfo is one message of a Store listing.
+type MessageInfo struct {
+	// UID identifies the message across sessions: the POP3 UIDL, or for
+	// IMAP "<UIDVALIDITY>.<UID>" (a new UIDVALIDITY gives new UIDs).
+	UID  string
+	Size int64 // in bytes, as the server reports it
+}
+
+// Store is an open connection to the session's mailbox (mail.store.protocol
+// pop3, pop3s, imap or imaps). Deletions are only marked until Close commits
+// them: a Store that breaks or is abandoned deletes nothing. A Store is safe
+// for concurrent use, but one message is read at a time: close a Fetch
+// reader before the next call.
+type Store struct {
+	ep  *endpoint
+	drv storeDriver
+
+	mu      sync.Mutex
+	deleted []string // marked by Delete, committed by Close
+	done    bool
+}
+
+// storeDriver is one protocol behind Store.
+type storeDriver interface {
+	list(ctx context.Context) ([]MessageInfo, error)
+	fetch(ctx context.Context, uid string) (io.ReadCloser, int64, error)
+	// known reports whether uid is in the mailbox as last listed (listing
+	// first if needed).
+	known(ctx context.Context, uid string) (bool, error)
+	// commit deletes uids and ends the session politely.
+	commit(ctx context.Context, uids []string) error
+	// abort closes the connection; nothing is deleted.
+	abort()
+	info() storeInfo
+}
+
+// storeInfo is what Check reports about a store connection.
+type storeInfo struct {
+	TLSVersion     string
+	Capabilities   []string
+	AuthMechanisms []string
+	Mechanism      string // "USER" for POP3 USER/PASS, "LOGIN" for IMAP LOGIN
+	Messages       int
+	UIDValidity    uint32
+}
+
+// StoreError is a failed store operation: the protocol step, the server and
+// the cause (a server reply, a network error, a timeout). It matches
+// ErrAuth for a refused login, ErrTemporary for network failures, timeouts
+// and replies that say to retry later, else ErrPermanent.
+type StoreError struct {
+	Protocol string // pop3, pop3s, imap, imaps
+	Addr     string // host:port
+	Op       string // "connect", "STLS", "login", "list", "fetch", "delete", "commit", ...
+	// Code is the server's response code, if any: "AUTH", "IN-USE",
+	// "SYS/TEMP" (POP3), "AUTHENTICATIONFAILED", "UNAVAILABLE" (IMAP).
+	Code string
+	Err  error
+	auth bool
+	temp bool
+}
+
+func (e *StoreError) Error() string {
+	return fmt.Sprintf("mailsession: %s %s %s: %v", e.Protocol, e.Addr, e.Op, e.Err)
+}
+
+func (e *StoreError) Unwrap() error { return e.Err }
+
+// Is matches ErrAuth, ErrTemporary and ErrPermanent as described above.
+func (e *StoreError) Is(target error) bool {
+	switch target {
+	case ErrAuth:
+		return e.auth
+	case ErrTemporary:
+		return e.temp
+	case ErrPermanent:
+		return !e.temp
+	}
+	return false
+}
+
+// Temporary reports whether retrying later may succeed.
+func (e *StoreError) Temporary() bool { return e.temp }
+
+// storeErr wraps err of op; it classifies network failures as temporary.
+// An error that already is a *StoreError is returned as it is.
+func (ep *endpoint) storeErr(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var se *StoreError
+	if errors.As(err, &se) {
+		return err
+	}
+	e := &StoreError{Protocol: ep.Protocol, Addr: ep.Addr(), Op: op, Err: err}
+	var ne net.Error
+	e.temp = errors.As(err, &ne) || errors.Is(err, errConnLost) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, context.DeadlineExceeded)
+	return e
+}
+
+// ErrNoMessage is returned by Fetch and Delete for a UID that is not in
+// the mailbox (deleted meanwhile, or from another UIDVALIDITY).
+var ErrNoMessage = errors.New("mailsession: no such message in the store")
+
+// ErrStoreClosed is returned by a Store used after Close or Abort.
+var ErrStoreClosed = errors.New("mailsession: store closed")
+
+// OpenStore connects to the store (mail.store.protocol), starts TLS as
+// configured, logs in and, for IMAP, selects INBOX. It fails with
+// ErrNoStore when no store protocol is configured.
+func (s *Session) OpenStore(ctx context.Context) (*Store, error) {
+	return s.openStore(ctx, "")
+}
+
+// openStore opens the store on folder (IMAP; "" is INBOX).
+func (s *Session) openStore(ctx context.Context, folder string) (*Store, error) {
+	ep := s.set.store
+	if ep == nil {
+		return nil, ErrNoStore
+	}
+	if folder != "" && !strings.HasPrefix(ep.Protocol, "imap") {
+		if !strings.EqualFold(folder, "INBOX") {
+			return nil, fmt.Errorf("mailsession: POP3 has only INBOX, not folder %q", folder)
+		}
+	}
+	var drv storeDriver
+	var err error
+	if strings.HasPrefix(ep.Protocol, "pop3") {
+		drv, err = s.openPOP3(ctx, ep)
+	} else {
+		drv, err = s.openIMAP(ctx, ep, folder)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Store{ep: ep, drv: drv}, nil
+}
+
+// List returns the messages in the mailbox, oldest first. For IMAP,
+// messages flagged \Deleted (by this or another client) are left out: they
+// are on their way out.
+func (st *Store) List(ctx context.Context) ([]MessageInfo, error) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.done {
+		return nil, ErrStoreClosed
+	}
+	return st.drv.list(ctx)
+}
+
+// Fetch returns the exact bytes of the message with uid, streamed from the
+// server. Close the reader before the next call on the Store; ctx bounds the
+// reading too, until Close.
+func (st *Store) Fetch(ctx context.Context, uid string) (io.ReadCloser, error) {
+	rc, _, err := st.fetch(ctx, uid)
+	return rc, err
+}
+
+func (st *Store) fetch(ctx context.Context, uid string) (io.ReadCloser, int64, error) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.done {
+		return nil, 0, ErrStoreClosed
+	}
+	return st.drv.fetch(ctx, uid)
+}
+
+// Delete marks messages for deletion; Close commits. A uid not in the
+// mailbox fails with ErrNoMessage and marks nothing.
+func (st *Store) Delete(ctx context.Context, uids ...string) error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.done {
+		return ErrStoreClosed
+	}
+	for _, u := range uids {
+		ok, err := st.drv.known(ctx, u)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return st.ep.storeErr("delete", fmt.Errorf("%w: %q", ErrNoMessage, u))
+		}
+	}
+	for _, u := range uids {
+		if !slices.Contains(st.deleted, u) {
+			st.deleted = append(st.deleted, u)
+		}
+	}
+	return nil
+}
+
+// Close commits the deletions and ends the session politely (POP3: RSET if
+// mail.pop3.rsetbeforequit, DELE, QUIT; IMAP: UID STORE \Deleted and UID
+// EXPUNGE, or a plain EXPUNGE when the server has no UIDPLUS and no other
+// message is flagged \Deleted; then LOGOUT). It waits at most the store's
+// connect plus read timeout. Close is idempotent.
+func (st *Store) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), st.ep.ConnectTimeout+st.ep.ReadTimeout)
+	defer cancel()
+	return st.CloseContext(ctx)
+}
+
+// CloseContext is Close bounded by ctx.
+func (st *Store) CloseContext(ctx context.Context) error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.done {
+		return nil
+	}
+	st.done = true
+	return st.drv.commit(ctx, st.deleted)
+}
+
+// Abort closes the connection without committing anything: no message is
+// deleted. Abort after Close does nothing.
+func (st *Store) Abort() {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if !st.done {
+		st.done = true
+		st.drv.abort()
+	}
+}
+
+// storeTimeout bounds a store set-up: connect, TLS and login.
+func storeTimeout(ep *endpoint) time.Duration { return ep.ConnectTimeout + 2*ep.ReadTimeout }

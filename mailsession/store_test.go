@@ -1,0 +1,223 @@
+package mailsession
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/jmailgo/jmail/mailsession/mailtest"
+)
+
+var (
+	storeProtos = []string{"pop3", "imap"}
+	allModes    = []mailtest.Mode{mailtest.Plain, mailtest.StartTLS, mailtest.ImplicitTLS}
+)
+
+// storeSession is a session whose store is srv's POP3 or IMAP in mode.
+func storeSession(t testing.TB, srv *mailtest.Server, mode mailtest.Mode, proto string, opts ...Option) *Session {
+	t.Helper()
+	opts = append([]Option{WithRootCAs(srv.CertPool()), WithLogger(quietLogger())}, opts...)
+	s, err := FromProperties(srv.Properties(mode, proto), opts...)
+	if err != nil {
+		t.Fatalf("FromProperties: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// hardMessage has a 10,000-character line, lines starting with '.', a lone
+// "." line and a ".." line.
+func hardMessage(subject string) []byte {
+	var b strings.Builder
+	b.WriteString("From: Ann <ann@example.com>\r\nTo: user@example.com\r\nSubject: " + subject + "\r\n\r\n")
+	b.WriteString(".leading dot\r\n.\r\n..\r\n")
+	b.WriteString(strings.Repeat("0123456789", 1000) + "\r\n")
+	b.WriteString("...three\r\nlast line\r\n")
+	return []byte(b.String())
+}
+
+func deliver(t testing.TB, srv *mailtest.Server, msgs ...[]byte) {
+	t.Helper()
+	for _, m := range msgs {
+		if err := srv.Deliver(mailtest.DefaultUser, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestStoreFetchExactEveryModeBothProtocols(t *testing.T) {
+	for _, proto := range storeProtos {
+		for _, mode := range allModes {
+			t.Run(proto+"/"+mode.String(), func(t *testing.T) {
+				srv := mailtest.NewServer(t)
+				want := [][]byte{hardMessage("one"), hardMessage("two")}
+				deliver(t, srv, want...)
+				s := storeSession(t, srv, mode, proto)
+				ctx := ctxT(t)
+				st, err := s.OpenStore(ctx)
+				if err != nil {
+					t.Fatalf("OpenStore: %v", err)
+				}
+				defer st.Abort()
+				list, err := st.List(ctx)
+				if err != nil || len(list) != 2 {
+					t.Fatalf("List = %v, %v", list, err)
+				}
+				for i, info := range list {
+					if info.Size != int64(len(want[i])) {
+						t.Errorf("message %d: size %d, want %d", i, info.Size, len(want[i]))
+					}
+					if proto == "imap" && strings.Count(info.UID, ".") != 1 {
+						t.Errorf("IMAP UID %q is not <uidvalidity>.<uid>", info.UID)
+					}
+					rc, err := st.Fetch(ctx, info.UID)
+					if err != nil {
+						t.Fatal(err)
+					}
+					got, err := io.ReadAll(rc)
+					rc.Close()
+					if err != nil || !bytes.Equal(got, want[i]) {
+						t.Fatalf("message %d: %d bytes, %v; not the bytes delivered", i, len(got), err)
+					}
+				}
+				if _, err := st.Fetch(ctx, "no-such-uid"); !errors.Is(err, ErrNoMessage) {
+					t.Errorf("Fetch of an unknown UID = %v, want ErrNoMessage", err)
+				}
+				if err := st.Delete(ctx, "no-such-uid"); !errors.Is(err, ErrNoMessage) {
+					t.Errorf("Delete of an unknown UID = %v, want ErrNoMessage", err)
+				}
+				if err := st.Delete(ctx, list[0].UID); err != nil {
+					t.Fatal(err)
+				}
+				if n := len(srv.Messages(mailtest.DefaultUser)); n != 2 {
+					t.Errorf("Delete removed a message before Close: %d left", n)
+				}
+				if err := st.Close(); err != nil {
+					t.Fatalf("Close: %v", err)
+				}
+				left := srv.Messages(mailtest.DefaultUser)
+				if len(left) != 1 || !bytes.Equal(left[0].Data, want[1]) {
+					t.Errorf("after Close the server has %d messages, want only the second", len(left))
+				}
+				if _, err := st.List(ctx); !errors.Is(err, ErrStoreClosed) {
+					t.Errorf("List after Close = %v, want ErrStoreClosed", err)
+				}
+			})
+		}
+	}
+}
+
+// A UID from List stays valid in a later session (POP3 UIDL, IMAP
+// UIDVALIDITY.UID).
+func TestStoreUIDsStableAcrossSessions(t *testing.T) {
+	for _, proto := range storeProtos {
+		t.Run(proto, func(t *testing.T) {
+			srv := mailtest.NewServer(t)
+			deliver(t, srv, hardMessage("a"), hardMessage("b"))
+			s := storeSession(t, srv, mailtest.Plain, proto)
+			ctx := ctxT(t)
+			st, err := s.OpenStore(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			list, _ := st.List(ctx)
+			st.Close()
+			st, err = s.OpenStore(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := st.Delete(ctx, list[1].UID); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.Close(); err != nil {
+				t.Fatal(err)
+			}
+			left := srv.Messages(mailtest.DefaultUser)
+			if len(left) != 1 || !bytes.Equal(left[0].Data, hardMessage("a")) {
+				t.Errorf("wrong message deleted")
+			}
+		})
+	}
+}
+
+func TestStoreAbortDeletesNothing(t *testing.T) {
+	for _, proto := range storeProtos {
+		t.Run(proto, func(t *testing.T) {
+			srv := mailtest.NewServer(t)
+			deliver(t, srv, hardMessage("a"))
+			s := storeSession(t, srv, mailtest.Plain, proto)
+			ctx := ctxT(t)
+			st, err := s.OpenStore(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			list, _ := st.List(ctx)
+			st.Delete(ctx, list[0].UID)
+			st.Abort()
+			if n := len(srv.Messages(mailtest.DefaultUser)); n != 1 {
+				t.Errorf("%d messages after Abort, want 1", n)
+			}
+		})
+	}
+}
+
+func TestStoreWrongPassword(t *testing.T) {
+	for _, proto := range storeProtos {
+		t.Run(proto, func(t *testing.T) {
+			srv := mailtest.NewServer(t)
+			s := storeSession(t, srv, mailtest.StartTLS, proto, WithStoreAuth(mailtest.DefaultUser, "wrong-secret"))
+			_, err := s.OpenStore(ctxT(t))
+			var se *StoreError
+			if !errors.Is(err, ErrAuth) || IsTemporary(err) || !errors.As(err, &se) {
+				t.Fatalf("OpenStore with a wrong password = %v, want a permanent ErrAuth *StoreError", err)
+			}
+			if strings.Contains(err.Error(), "wrong-secret") {
+				t.Errorf("the error shows the password: %v", err)
+			}
+		})
+	}
+}
+
+func TestStoreStartTLSRequiredButRefused(t *testing.T) {
+	for _, proto := range storeProtos {
+		t.Run(proto, func(t *testing.T) {
+			srv := mailtest.NewServer(t)
+			srv.SetFaults(mailtest.Faults{NoSTARTTLS: true})
+			s := storeSession(t, srv, mailtest.StartTLS, proto)
+			if _, err := s.OpenStore(ctxT(t)); !errors.Is(err, ErrTLSRequired) {
+				t.Fatalf("OpenStore = %v, want ErrTLSRequired", err)
+			}
+		})
+	}
+}
+
+func TestNoStoreConfigured(t *testing.T) {
+	srv := mailtest.NewServer(t)
+	s := newTestSession(t, srv, mailtest.Plain)
+	if _, err := s.OpenStore(ctxT(t)); !errors.Is(err, ErrNoStore) {
+		t.Errorf("OpenStore = %v, want ErrNoStore", err)
+	}
+}
+
+func TestCheckReportsStore(t *testing.T) {
+	for _, proto := range storeProtos {
+		for _, mode := range allModes {
+			srv := mailtest.NewServer(t)
+			deliver(t, srv, hardMessage("a"))
+			s := storeSession(t, srv, mode, proto)
+			rep, err := s.Check(ctxT(t))
+			if err != nil {
+				t.Fatalf("%s %v: %v", proto, mode, err)
+			}
+			r := rep.Store
+			if r == nil || !r.Authenticated || (r.TLSVersion != "") != (mode != mailtest.Plain) || len(r.Capabilities) == 0 {
+				t.Errorf("%s %v: store report %+v", proto, mode, r)
+			}
+			if n := len(srv.Messages(mailtest.DefaultUser)); n != 1 {
+				t.Errorf("Check changed the mailbox: %d messages", n)
+			}
+		}
+	}
+}
