@@ -45,7 +45,12 @@ func (msg *message) fetch(w *imapserver.FetchResponseWriter, options *imap.Fetch
 	}
 
 	for _, bs := range options.BodySection {
-		buf := imapserver.ExtractBodySection(bytes.NewReader(msg.buf), bs)
+		var buf []byte
+		if wholeMessage(bs) {
+			buf = msg.buf // BODY[]: no copy (mailtest)
+		} else {
+			buf = imapserver.ExtractBodySection(bytes.NewReader(msg.buf), bs)
+		}
 		wc := w.WriteBodySection(bs, int64(len(buf)))
 		_, writeErr := wc.Write(buf)
 		closeErr := wc.Close()
@@ -154,7 +159,7 @@ func (msg *message) search(seqNum uint32, criteria *imap.SearchCriteria) bool {
 		return false
 	}
 
-	header := mail.Header{msg.reader().Header}
+	header := mail.Header{Header: msg.reader().Header}
 
 	for _, fieldCriteria := range criteria.Header {
 		if !matchHeaderFields(header.FieldsByKey(fieldCriteria.Key), fieldCriteria.Value) {
@@ -270,4 +275,12 @@ func matchEntity(e *gomessage.Entity, pattern string, includeHeader bool) bool {
 
 func canonicalFlag(flag imap.Flag) imap.Flag {
 	return imap.Flag(strings.ToLower(string(flag)))
+}
+
+// wholeMessage reports whether a body section is the whole message (BODY[]
+// or BODY.PEEK[]), which is then written from the stored bytes without a
+// copy (mailtest).
+func wholeMessage(bs *imap.FetchItemBodySection) bool {
+	return bs.Specifier == imap.PartSpecifierNone && len(bs.Part) == 0 && bs.Partial == nil &&
+		len(bs.HeaderFields) == 0 && len(bs.HeaderFieldsNot) == 0
 }
