@@ -3,6 +3,7 @@ package controlpanel
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -158,6 +159,9 @@ func newEndpointView(name string, r *mailsession.EndpointReport) endpointView {
 	}
 	add("Login methods offered", strings.Join(r.AuthMechanisms, " "))
 	add("Capabilities", strings.Join(r.Capabilities, " "))
+	if r.Err == nil && !strings.HasPrefix(r.Protocol, "smtp") {
+		add("Messages waiting", strconv.Itoa(r.Messages))
+	}
 	if r.Latency > 0 {
 		add("Time", r.Latency.Round(time.Millisecond).String())
 	}
