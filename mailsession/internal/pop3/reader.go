@@ -23,7 +23,7 @@ type dotReader struct {
 func newDotReader(br *bufio.Reader) *dotReader { return &dotReader{br: br, atStart: true} }
 
 // errUnterminated is a multi-line response cut off before its terminator.
-var errUnterminated = errors.New("pop3: connection ended inside a multi-line response")
+var errUnterminated = fmt.Errorf("pop3: connection ended inside a multi-line response: %w", io.ErrUnexpectedEOF)
 
 func (d *dotReader) Read(p []byte) (int, error) {
 	n := 0
