@@ -28,6 +28,7 @@ func (s *Session) checkStore(ctx context.Context) *EndpointReport {
 	r.Capabilities = inf.Capabilities
 	r.AuthMechanisms = inf.AuthMechanisms
 	r.Authenticated, r.Mechanism = true, inf.Mechanism
+	r.Messages = inf.Messages
 	if err := st.CloseContext(ctx); err != nil {
 		r.Err = err
 	}

@@ -266,8 +266,4 @@ func mailboxKey(ep *endpoint, folder string) string {
 }
 
 // defaultUIDMemory is the session's in-memory UID memory.
-func (s *Session) defaultUIDMemory() UIDMemory { return s.recvState().memory() }
-
-// recvState returns the session's Receive state.
-// TODO(H5 adds Session.recv): until then the default memory lasts one call.
-func (s *Session) recvState() *receiveState { return &receiveState{} }
+func (s *Session) defaultUIDMemory() UIDMemory { return s.recv.memory() }

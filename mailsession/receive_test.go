@@ -260,3 +260,17 @@ func runReceive(t *testing.T, s *Session, opts ReceiveOptions) []string {
 	}
 	return got
 }
+
+// Without Memory, the session remembers: two Receive calls on one session
+// hand each message over once.
+func TestReceiveDefaultMemoryIsPerSession(t *testing.T) {
+	srv := mailtest.NewServer(t)
+	deliver(t, srv, subjects(2)...)
+	s := storeSession(t, srv, mailtest.Plain, "imap")
+	if got := runReceive(t, s, ReceiveOptions{}); len(got) != 2 {
+		t.Fatalf("first run handed over %v", got)
+	}
+	if got := runReceive(t, s, ReceiveOptions{}); len(got) != 0 {
+		t.Fatalf("second run handed over %v, want nothing", got)
+	}
+}

@@ -20,7 +20,7 @@ type imapStore struct {
 	ep     *endpoint
 	c      *imapstore.Client
 	folder string
-	sizes map[imap.UID]int64 // UID → size, from the last listing
+	sizes  map[imap.UID]int64 // UID → size, from the last listing
 	inf    storeInfo
 }
 

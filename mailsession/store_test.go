@@ -212,7 +212,7 @@ func TestCheckReportsStore(t *testing.T) {
 				t.Fatalf("%s %v: %v", proto, mode, err)
 			}
 			r := rep.Store
-			if r == nil || !r.Authenticated || (r.TLSVersion != "") != (mode != mailtest.Plain) || len(r.Capabilities) == 0 {
+			if r == nil || !r.Authenticated || (r.TLSVersion != "") != (mode != mailtest.Plain) || len(r.Capabilities) == 0 || r.Messages != 1 {
 				t.Errorf("%s %v: store report %+v", proto, mode, r)
 			}
 			if n := len(srv.Messages(mailtest.DefaultUser)); n != 1 {
