@@ -65,13 +65,62 @@ func run(addr, config, user string, useMailtest bool, log *slog.Logger) error {
 		fmt.Printf("administrator: %s / %s (set CONTROLPANEL_PASSWORD to choose)\n", user, password)
 	}
 
+	app, cleanup, err := newApp(config, user, password, useMailtest, log)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+
+	srv := &http.Server{
+		Addr:              addr,
+		Handler:           app,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      2 * time.Minute, // a check or a test message may take a while
+		IdleTimeout:       2 * time.Minute,
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("Mail page: http://%s/admin/mail/\n", ln.Addr())
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdown)
+}
+
+// newApp builds the service's handler: the Mail page at /admin/mail/
+// behind basic authentication, and the embedded mail server when asked
+// for. cleanup undoes everything, in reverse order.
+func newApp(config, user, password string, useMailtest bool, log *slog.Logger) (_ http.Handler, cleanup func(), err error) {
+	var cleanups []func()
+	cleanup = func() {
+		for i := len(cleanups) - 1; i >= 0; i-- {
+			cleanups[i]()
+		}
+	}
+	defer func() {
+		if err != nil {
+			cleanup()
+		}
+	}()
 	var opts []controlpanel.Option
 	if config == "" {
 		dir, err := os.MkdirTemp("", "controlpanel-")
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
-		defer os.RemoveAll(dir)
+		cleanups = append(cleanups, func() { os.RemoveAll(dir) })
 		config = filepath.Join(dir, "portal-ext.properties")
 	}
 	if useMailtest {
@@ -79,11 +128,11 @@ func run(addr, config, user string, useMailtest bool, log *slog.Logger) error {
 			log.Info("mailtest received a message", "from", m.From, "to", strings.Join(m.To, ","), "bytes", len(m.Data))
 		}))
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
-		defer mail.Close()
+		cleanups = append(cleanups, func() { mail.Close() })
 		if err := seed(config, mail); err != nil {
-			return err
+			return nil, nil, err
 		}
 		// Trust the embedded server's certificate as well as the system's,
 		// so the settings can also be pointed at a real server.
@@ -121,44 +170,20 @@ func run(addr, config, user string, useMailtest bool, log *slog.Logger) error {
 		}
 	})
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	defer stopWatch()
+	cleanups = append(cleanups, stopWatch)
 	page, err := controlpanel.New(config, opts...)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	defer page.Close()
+	cleanups = append(cleanups, func() { page.Close() })
+	fmt.Printf("settings file: %s\n", config)
 
 	mux := http.NewServeMux()
 	mux.Handle("/admin/mail/", basicAuth(authorized, page))
 	mux.Handle("GET /{$}", http.RedirectHandler("/admin/mail/", http.StatusFound))
-	srv := &http.Server{
-		Addr:              addr,
-		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      2 * time.Minute, // a check or a test message may take a while
-		IdleTimeout:       2 * time.Minute,
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("Mail page: http://%s/admin/mail/ (settings file %s)\n", ln.Addr(), config)
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return srv.Shutdown(shutdown)
+	return mux, cleanup, nil
 }
 
 // basicAuth asks the browser for the administrator's credentials. The page
