@@ -351,11 +351,15 @@ func TestSaveAppliesAndPersistsInPlace(t *testing.T) {
 	if err := os.WriteFile(f.path, []byte(f.portalFile()), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	if err := f.mail.Deliver(testUser, []byte("From: a@example.org\r\nSubject: waiting\r\n\r\nx\r\n")); err != nil {
+		t.Fatal(err)
+	}
 	status, body := f.post(f.form("save"))
 	if status != http.StatusOK {
 		t.Fatalf("save: %d\n%s", status, body)
 	}
-	for _, want := range []string{"Saved.", "All servers work", "Outgoing mail (SMTP)", "Incoming mail (POP3)", "Reached: yes"} {
+	for _, want := range []string{"Saved.", "All servers work", "Outgoing mail (SMTP)", "Incoming mail (POP3)", "Reached: yes",
+		"<dt>Messages waiting</dt><dd>1</dd>"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("response lacks %q", want)
 		}
