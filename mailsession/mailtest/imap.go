@@ -30,8 +30,12 @@ func newIMAPServer(s *Server) *imapServer {
 	is := &imapServer{s: s}
 	opts := func(tlsConfig bool) *imapserver.Server {
 		o := &imapserver.Options{
-			NewSession:   is.newSession,
-			Caps:         imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {}},
+			NewSession: is.newSession,
+			Caps: imap.CapSet{
+				imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {},
+				// advertised to IMAP4rev1 clients (JavaMail) too
+				imap.CapUIDPlus: {}, imap.CapMove: {}, imap.CapNamespace: {},
+			},
 			Logger:       logWriter{s.log},
 			InsecureAuth: true, // loopback test server
 		}

@@ -1,7 +1,11 @@
 package mailtest
 
 import (
+	"bufio"
 	"bytes"
+	"crypto/tls"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/emersion/go-imap/v2"
@@ -80,8 +84,33 @@ func TestIMAPCapabilities(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !caps.Has(imap.CapUIDPlus) && !caps.Has(imap.CapIMAP4rev2) {
-		t.Errorf("no UIDPLUS: %v", caps)
+	_ = caps
+	// Read the raw list: imapclient's CapSet.Has would infer UIDPLUS from
+	// IMAP4rev2, which IMAP4rev1 clients such as JavaMail do not.
+	conn, err := tls.Dial("tcp", s.Addr(s.Ports().IMAPS), s.ClientTLSConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "a LOGIN %s %s\r\nb CAPABILITY\r\n", DefaultUser, DefaultPassword)
+	r := bufio.NewReader(conn)
+	var raw string
+	seen := false
+	for !strings.HasPrefix(raw, "b ") {
+		if raw, err = r.ReadString('\n'); err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(raw, "* CAPABILITY ") {
+			seen = true
+			for _, want := range []string{" UIDPLUS", " MOVE", " IDLE", " NAMESPACE"} {
+				if !strings.Contains(raw, want) {
+					t.Errorf("CAPABILITY lacks%s: %q", want, raw)
+				}
+			}
+		}
+	}
+	if !seen {
+		t.Error("no CAPABILITY response")
 	}
 	if caps.Has(imap.CapStartTLS) {
 		t.Error("STARTTLS offered on the implicit TLS port")

@@ -9,6 +9,19 @@
 // and IMAP with the same bytes, and a deletion through one is seen by the
 // other. Properties hands out the JavaMail properties that point a session at
 // the server, and Faults make it misbehave on demand.
+//
+// SMTP (go-smtp) offers PIPELINING, 8BITMIME, SMTPUTF8, SIZE, CHUNKING,
+// STARTTLS and AUTH PLAIN, LOGIN, CRAM-MD5, XOAUTH2 and OAUTHBEARER (see
+// SetAuthMechanisms). A recipient that is a mailbox's address is delivered to
+// it; another address at a domain that has mailboxes is refused with 550;
+// any other address is accepted and only recorded in Received, so examples
+// can send anywhere. AUTH is optional unless WithAuthRequired is given.
+//
+// IMAP (go-imap's imapserver) serves each user's INBOX with LOGIN,
+// AUTHENTICATE, UIDPLUS, MOVE and IDLE; UIDs are stable and UIDVALIDITY is
+// constant. POP3 (RFC 1939, CAPA, STLS, AUTH) locks the maildrop per session
+// (-ERR [IN-USE]), applies DELE only at QUIT, and sends lines of any length,
+// dot-stuffed. The login name is the full address everywhere.
 package mailtest
 
 import (
