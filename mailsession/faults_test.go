@@ -314,3 +314,25 @@ func TestUnreachableServerIsTemporarySendError(t *testing.T) {
 		t.Fatalf("err %v, want a temporary *SendError with the recipient unsent", err)
 	}
 }
+
+// TestManyRecipientsPipelinedInGroups sends to more recipients than one
+// pipelined group holds, with one refused in the middle.
+func TestManyRecipientsPipelinedInGroups(t *testing.T) {
+	srv := mailtest.NewServer(t)
+	s := newTestSession(t, srv, mailtest.Plain, WithSendPartial(true))
+	var to []string
+	for i := 0; i < 2*maxPipeline+50; i++ {
+		to = append(to, "r"+strconv.Itoa(i)+"@elsewhere.example")
+	}
+	srv.SetFaults(mailtest.Faults{RejectRecipients: map[string]int{"r150@elsewhere.example": 550}})
+	err := s.Send(ctxT(t), &Message{Bcc: to, Text: "many"})
+	var se *SendError
+	if !errors.As(err, &se) || len(se.Sent) != len(to)-1 || len(se.Rejected) != 1 || se.Rejected[0].Address != "r150@elsewhere.example" {
+		t.Fatalf("err %v", err)
+	}
+	if got := srv.Received(); len(got) != 1 || len(got[0].To) != len(to)-1 {
+		t.Fatalf("received %d transactions", len(got))
+	}
+	srv.SetFaults(mailtest.Faults{})
+	sendOK(t, s, mailtest.DefaultUser)
+}

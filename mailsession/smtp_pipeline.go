@@ -55,63 +55,76 @@ func (sc *smtpConn) transactPipelined(ctx context.Context, ep *endpoint, env env
 	if err != nil {
 		return txResult{err: &SendError{Unsent: env.rcpts, Err: &protocolError{Op: "MAIL FROM", Addr: addr, Err: err}}, keep: true}
 	}
-	w := tp.W
+	// Commands go out in groups of at most maxPipeline, and the replies of
+	// a group are read before the next is written: a long recipient list
+	// cannot fill both socket buffers and deadlock (RFC 2920, 3.1).
+	var cmds []string
 	if sc.dirty {
-		w.WriteString("RSET\r\n")
+		cmds = append(cmds, "RSET")
 	}
-	w.WriteString(mailCmd)
+	cmds = append(cmds, mailCmd)
 	notify := ""
 	if len(ep.DSNNotify) > 0 && sc.has("DSN") {
 		notify = " NOTIFY=" + strings.Join(ep.DSNNotify, ",")
 	}
 	for _, r := range env.rcpts {
-		w.WriteString("RCPT TO:<" + r + ">" + notify + "\r\n")
+		cmds = append(cmds, "RCPT TO:<"+r+">"+notify)
 	}
-	w.WriteString("DATA\r\n")
-	if err := w.Flush(); err != nil {
-		return netFail("MAIL FROM", err, true, nil, nil)
+	cmds = append(cmds, "DATA")
+	replies, err := pipelineCommands(tp, cmds)
+	// The command whose reply is missing, if any, tells where it failed.
+	failedAt := func() string {
+		if c := cmds[len(replies)]; strings.HasPrefix(c, "RCPT") {
+			return "RCPT TO"
+		} else if c == "DATA" {
+			return "DATA"
+		} else if c == "RSET" {
+			return "RSET"
+		}
+		return "MAIL FROM"
 	}
-
+	next := 0
 	if sc.dirty {
-		code, msg, err := tp.ReadResponse(0)
-		if err != nil {
+		if len(replies) == 0 {
 			return netFail("RSET", err, true, nil, nil)
 		}
-		if code/100 != 2 {
+		if r := replies[0]; r.code/100 != 2 {
 			// The server is out of step; do not reuse it.
-			return txResult{err: &SendError{Unsent: env.rcpts, Err: &protocolError{Op: "RSET", Addr: addr, Err: replyError(code, msg)}}}
+			return txResult{err: &SendError{Unsent: env.rcpts, Err: &protocolError{Op: "RSET", Addr: addr, Err: replyError(r.code, r.msg)}}}
 		}
 		sc.dirty = false
+		next = 1
 	}
-	code, msg, err := tp.ReadResponse(0)
-	if err != nil {
+	if len(replies) <= next {
 		return netFail("MAIL FROM", err, true, nil, nil)
 	}
 	var mailErr error
-	if code/100 != 2 {
-		mailErr = replyError(code, msg)
+	if r := replies[next]; r.code/100 != 2 {
+		mailErr = replyError(r.code, r.msg)
 	}
+	next++
 	var accepted []string
 	var rejected []*RecipientError
-	for _, r := range env.rcpts {
-		code, msg, err := tp.ReadResponse(0)
-		if err != nil {
-			return netFail("RCPT TO", err, false, accepted, rejected)
+	for _, rcpt := range env.rcpts {
+		if next >= len(replies) {
+			return netFail(failedAt(), err, false, accepted, rejected)
 		}
+		r := replies[next]
+		next++
 		if mailErr != nil {
 			continue // 503 bad sequence after the refused MAIL
 		}
-		if code/100 == 2 {
-			accepted = append(accepted, r)
+		if r.code/100 == 2 {
+			accepted = append(accepted, rcpt)
 			continue
 		}
-		e := replyError(code, msg)
-		rejected = append(rejected, &RecipientError{Address: r, Code: e.Code, EnhancedCode: e.EnhancedCode, Message: e.Message})
+		e := replyError(r.code, r.msg)
+		rejected = append(rejected, &RecipientError{Address: rcpt, Code: e.Code, EnhancedCode: e.EnhancedCode, Message: e.Message})
 	}
-	code, msg, err = tp.ReadResponse(0)
-	if err != nil {
+	if next >= len(replies) {
 		return netFail("DATA", err, false, accepted, rejected)
 	}
+	code, msg := replies[next].code, replies[next].msg
 	sc.dirty = true // until the transaction completes
 	if mailErr != nil {
 		if code == 354 {
@@ -155,6 +168,43 @@ func (sc *smtpConn) transactPipelined(ctx context.Context, ep *endpoint, env env
 		return txResult{err: &SendError{Sent: accepted, Rejected: rejected}, keep: true}
 	}
 	return txResult{keep: true}
+}
+
+// maxPipeline is the most commands written before their replies are read.
+const maxPipeline = 100
+
+type reply struct {
+	code int
+	msg  string
+}
+
+// pipelineCommands writes cmds in groups of maxPipeline, reading each
+// group's replies before the next group. It returns the replies read, in
+// order, and the error that stopped it (a write or read failure): fewer
+// replies than commands then.
+func pipelineCommands(tp *textproto.Conn, cmds []string) ([]reply, error) {
+	replies := make([]reply, 0, len(cmds))
+	for len(cmds) > 0 {
+		n := min(len(cmds), maxPipeline)
+		for _, c := range cmds[:n] {
+			tp.W.WriteString(c)
+			if !strings.HasSuffix(c, "\r\n") {
+				tp.W.WriteString("\r\n")
+			}
+		}
+		if err := tp.W.Flush(); err != nil {
+			return replies, err
+		}
+		for range n {
+			code, msg, err := tp.ReadResponse(0)
+			if err != nil {
+				return replies, err
+			}
+			replies = append(replies, reply{code, msg})
+		}
+		cmds = cmds[n:]
+	}
+	return replies, nil
 }
 
 // mailCommand builds the MAIL FROM line with the parameters the server
