@@ -2,6 +2,7 @@ package mailsession
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"strings"
@@ -219,5 +220,28 @@ func TestCheckReportsStore(t *testing.T) {
 				t.Errorf("Check changed the mailbox: %d messages", n)
 			}
 		}
+	}
+}
+
+// With a token source the store logs in with XOAUTH2 (POP3 AUTH, IMAP
+// AUTHENTICATE), the token fetched per connection.
+func TestStoreOAuthToken(t *testing.T) {
+	for _, proto := range storeProtos {
+		t.Run(proto, func(t *testing.T) {
+			srv := mailtest.NewServer(t)
+			deliver(t, srv, hardMessage("a"))
+			calls := 0
+			s := storeSession(t, srv, mailtest.ImplicitTLS, proto, WithTokenSource(func(context.Context) (string, error) {
+				calls++
+				return mailtest.DefaultToken, nil
+			}))
+			rep, err := s.Check(ctxT(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Store.Mechanism != "XOAUTH2" || calls == 0 {
+				t.Errorf("store logged in with %q after %d token calls, want XOAUTH2", rep.Store.Mechanism, calls)
+			}
+		})
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-sasl"
+
 	"github.com/jmailgo/jmail/mailsession/mailtest"
 )
 
@@ -278,5 +280,35 @@ func TestInUseResponseCode(t *testing.T) {
 	var pe *ProtocolError
 	if !errors.As(err, &pe) || pe.Code != "IN-USE" || !errors.Is(err, ErrInUse) || !pe.Temporary() {
 		t.Fatalf("second login = %#v, want -ERR [IN-USE]", err)
+	}
+}
+
+func TestAuthenticateSASL(t *testing.T) {
+	srv := mailtest.NewServer(t)
+	srv.Deliver(mailtest.DefaultUser, hardMessage("sasl"))
+	ctx := testContext(t)
+	for name, sc := range map[string]sasl.Client{
+		"PLAIN": sasl.NewPlainClient("", mailtest.DefaultUser, mailtest.DefaultPassword),
+		"LOGIN": sasl.NewLoginClient(mailtest.DefaultUser, mailtest.DefaultPassword),
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := connect(t, srv, mailtest.StartTLS, Options{})
+			caps, err := c.Capabilities(ctx)
+			if err != nil || len(caps.SASL()) == 0 {
+				t.Fatalf("CAPA SASL = %v, %v", caps.SASL(), err)
+			}
+			if err := c.Authenticate(ctx, sc); err != nil {
+				t.Fatalf("AUTH %s: %v", name, err)
+			}
+			if n, _, err := c.Stat(ctx); err != nil || n != 1 {
+				t.Errorf("STAT after AUTH = %d, %v", n, err)
+			}
+			c.Quit(ctx)
+		})
+	}
+	c := connect(t, srv, mailtest.StartTLS, Options{})
+	err := c.Authenticate(ctx, sasl.NewPlainClient("", mailtest.DefaultUser, "wrong"))
+	if !errors.Is(err, ErrAuth) {
+		t.Errorf("AUTH with a wrong password = %v, want ErrAuth", err)
 	}
 }
