@@ -79,6 +79,12 @@ func WithCheckTimeout(d time.Duration) Option {
 	return func(c *config) { c.checkTimeout = d }
 }
 
+// WithSendTimeout bounds sending the test message (default
+// DefaultSendTimeout).
+func WithSendTimeout(d time.Duration) Option {
+	return func(c *config) { c.sendTimeout = d }
+}
+
 // WithTrustedOrigins allows POSTs whose Origin is one of origins (e.g.
 // "https://admin.example.com") in addition to the request's own host, for a
 // page served behind a proxy that rewrites Host.
