@@ -79,6 +79,15 @@ func New(path string, opts ...Option) (*Handler, error) {
 	for _, o := range opts {
 		o(&c)
 	}
+	if c.maxBytes <= 0 {
+		c.maxBytes = DefaultMaxRequestBytes
+	}
+	if c.checkTimeout <= 0 {
+		c.checkTimeout = DefaultCheckTimeout
+	}
+	if c.sendTimeout <= 0 {
+		c.sendTimeout = DefaultSendTimeout
+	}
 	if c.authorize == nil && !c.unprotected {
 		return nil, ErrNoAuthorizer
 	}

@@ -69,7 +69,8 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // WithMaxRequestBytes limits the size of a request body (default
-// DefaultMaxRequestBytes); a larger one is refused with 413.
+// DefaultMaxRequestBytes); a larger one is refused with 413. Zero or less
+// keeps the default, as it does for the timeouts.
 func WithMaxRequestBytes(n int64) Option {
 	return func(c *config) { c.maxBytes = n }
 }
