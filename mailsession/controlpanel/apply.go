@@ -145,7 +145,8 @@ func (h *Handler) serveApply(w http.ResponseWriter, r *http.Request, save bool) 
 		return
 	}
 	h.startErr.Store(nil)
-	h.log.Info("controlpanel: mail settings saved and applied", "file", h.path, "name", s.JNDIName, "session", sess.String())
+	h.log.Info("controlpanel: mail settings saved and applied", "file", h.path, "name", s.JNDIName,
+		"session", sess.String(), "remote", r.RemoteAddr)
 	d := h.formPage(w, r, s, s, nil, nil)
 	d.Notice = &notice{OK: true, Title: "Saved. The new settings are in use as " + s.JNDIName + "."}
 	d.Report = view
