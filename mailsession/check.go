@@ -100,6 +100,10 @@ func (s *Session) checkTransport(ctx context.Context) *EndpointReport {
 	r.Capabilities = sc.info.Extensions
 	r.AuthMechanisms = sc.info.Mechanisms
 	r.Authenticated, r.Mechanism = sc.info.Authenticated, sc.info.Mechanism
+	if r.TLSVersion == "" && sc.has("STARTTLS") {
+		r.Warnings = append(r.Warnings, Warning{"mail." + ep.Protocol + ".starttls.enable",
+			"the server offers STARTTLS but the connection stays unencrypted: set it to true (and starttls.required)"})
+	}
 	sc.quit(ep)
 	return r
 }

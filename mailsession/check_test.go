@@ -2,6 +2,7 @@ package mailsession
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"strconv"
 	"strings"
@@ -27,8 +28,15 @@ func TestCheckReportsEachMode(t *testing.T) {
 		if !tr.Authenticated || tr.Mechanism != "PLAIN" || len(tr.AuthMechanisms) != 5 || tr.Latency <= 0 {
 			t.Errorf("%v: report %+v", mode, tr)
 		}
-		if mode == mailtest.Plain && !strings.Contains(strings.Join(tr.Capabilities, " "), "STARTTLS") {
-			t.Errorf("plain: capabilities %v lack STARTTLS", tr.Capabilities)
+		if mode == mailtest.Plain {
+			if !strings.Contains(strings.Join(tr.Capabilities, " "), "STARTTLS") {
+				t.Errorf("plain: capabilities %v lack STARTTLS", tr.Capabilities)
+			}
+			if !strings.Contains(fmt.Sprint(tr.Warnings), "offers STARTTLS") {
+				t.Errorf("plain: no warning about the unused STARTTLS: %v", tr.Warnings)
+			}
+		} else if strings.Contains(fmt.Sprint(tr.Warnings), "offers STARTTLS") {
+			t.Errorf("%v: endpoint warnings %v", mode, tr.Warnings)
 		}
 		if len(rep.Warnings) != 1 || rep.Warnings[0].Key != "mail.smtp.connectionpolsize" {
 			t.Errorf("%v: warnings %v", mode, rep.Warnings)

@@ -127,3 +127,28 @@ func (t *traceConn) serverLine(line string) {
 func (t *traceConn) emit(dir, line string) {
 	t.log.Log(context.Background(), slog.LevelDebug, dir+" "+line, t.attrs...)
 }
+
+// traceAtInfo wraps a handler so that the debug-level protocol trace is
+// emitted at info level: mail.debug=true then shows the trace with a default
+// logger, as JavaMail's mail.debug prints it, without lowering the level of
+// anything else.
+type traceAtInfo struct{ slog.Handler }
+
+func (h traceAtInfo) Enabled(ctx context.Context, l slog.Level) bool {
+	return h.Handler.Enabled(ctx, max(l, slog.LevelInfo))
+}
+
+func (h traceAtInfo) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level < slog.LevelInfo {
+		r.Level = slog.LevelInfo
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h traceAtInfo) WithAttrs(as []slog.Attr) slog.Handler {
+	return traceAtInfo{h.Handler.WithAttrs(as)}
+}
+
+func (h traceAtInfo) WithGroup(name string) slog.Handler {
+	return traceAtInfo{h.Handler.WithGroup(name)}
+}

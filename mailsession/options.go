@@ -251,8 +251,9 @@ func WithDebug(l *slog.Logger) Option {
 }
 
 // WithLogger sets the logger for warnings (configuration warnings, a JNDI
-// look-up that fell through) and, with mail.debug, the protocol trace.
-// Default: slog.Default().
+// look-up that fell through) and, with mail.debug=true, the protocol trace
+// (emitted at info level so that it shows without lowering the logger's
+// level). Default: slog.Default().
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) { c.logger = l }
 }

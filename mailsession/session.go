@@ -75,7 +75,7 @@ func buildConfig(p *properties.Properties, c *config) (*Session, error) {
 	case c.debugLogger != nil:
 		s.trace = c.debugLogger
 	case set.debug:
-		s.trace = s.log
+		s.trace = slog.New(traceAtInfo{s.log.Handler()})
 	}
 	for _, w := range set.warnings {
 		s.log.Warn("mailsession: configuration", "key", w.Key, "warning", w.Message)
