@@ -336,3 +336,14 @@ func TestManyRecipientsPipelinedInGroups(t *testing.T) {
 	srv.SetFaults(mailtest.Faults{})
 	sendOK(t, s, mailtest.DefaultUser)
 }
+
+func TestServerRequiresAuthTheSessionDoesNotGive(t *testing.T) {
+	bothTransactionStyles(t, func(t *testing.T, _ bool, opt Option) {
+		srv := mailtest.NewServer(t, mailtest.WithAuthRequired())
+		s := mustSession(t, nil, WithHost("127.0.0.1", srv.Ports().SMTP), WithFrom(mailtest.DefaultUser), opt)
+		err := s.Send(ctxT(t), &Message{To: []string{mailtest.DefaultUser}, Text: "x"})
+		if !errors.Is(err, ErrPermanent) || !strings.Contains(err.Error(), "set mail.smtp.auth=true") {
+			t.Fatalf("err %v", err)
+		}
+	})
+}

@@ -100,7 +100,7 @@ func (sc *smtpConn) transactPipelined(ctx context.Context, ep *endpoint, env env
 	}
 	var mailErr error
 	if r := replies[next]; r.code/100 != 2 {
-		mailErr = replyError(r.code, r.msg)
+		mailErr = mailFromError(ep, replyError(r.code, r.msg))
 	}
 	next++
 	var accepted []string
@@ -168,6 +168,16 @@ func (sc *smtpConn) transactPipelined(ctx context.Context, ep *endpoint, env env
 		return txResult{err: &SendError{Sent: accepted, Rejected: rejected}, keep: true}
 	}
 	return txResult{keep: true}
+}
+
+// mailFromError explains a refused MAIL FROM that asks for authentication
+// the session is not configured to give.
+func mailFromError(ep *endpoint, err error) error {
+	var smtpErr *smtp.SMTPError
+	if !ep.Auth && errors.As(err, &smtpErr) && smtpErr.Code == 530 {
+		return fmt.Errorf("%w (the server requires authentication: set mail.%s.auth=true with mail.%s.user and mail.%s.password)", err, ep.Protocol, ep.Protocol, ep.Protocol)
+	}
+	return err
 }
 
 // maxPipeline is the most commands written before their replies are read.

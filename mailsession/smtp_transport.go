@@ -256,7 +256,7 @@ func (sc *smtpConn) transactBound(ctx context.Context, ep *endpoint, env envelop
 		err = withContext(ctx, err)
 		if isReply(err) {
 			sc.dirty = true
-			return txResult{err: &SendError{Unsent: env.rcpts, Err: &protocolError{Op: "MAIL FROM", Addr: addr, Err: err}}, keep: true}
+			return txResult{err: &SendError{Unsent: env.rcpts, Err: &protocolError{Op: "MAIL FROM", Addr: addr, Err: mailFromError(ep, err)}}, keep: true}
 		}
 		return txResult{err: &SendError{Unsent: env.rcpts, Err: &protocolError{Op: "MAIL FROM", Addr: addr, Err: err}}, retry: ctx.Err() == nil}
 	}
