@@ -147,3 +147,34 @@ func ExampleRegisterResourceFactories() {
 	fmt.Println(s)
 	// Output: mailsession.Session{transport: smtp://smtp.example.com:25 user=app@example.com password=<redacted> tls=none}
 }
+
+// A session from Go options only, sharing a pool of connections.
+func ExampleNew() {
+	srv, err := mailtest.Start()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	s, err := mailsession.New(
+		mailsession.WithHost("127.0.0.1", srv.Ports().SMTP),
+		mailsession.WithAuth(mailtest.DefaultUser, mailtest.DefaultPassword),
+		mailsession.WithStartTLS(true),
+		mailsession.WithRootCAs(srv.CertPool()),
+		mailsession.WithFrom("Notifications <"+mailtest.DefaultUser+">"),
+		mailsession.WithPool(4, time.Minute),
+		mailsession.WithTimeouts(5*time.Second, 10*time.Second, 10*time.Second),
+		quiet,
+	)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	for i := 0; i < 3; i++ {
+		if err := s.Send(ctx, &mailsession.Message{To: []string{mailtest.DefaultUser}, Subject: "ping", Text: "pong"}); err != nil {
+			log.Fatal(err)
+		}
+	}
+	fmt.Println("connections:", srv.SMTPConnections(), "messages:", len(srv.Messages(mailtest.DefaultUser)))
+	// Output: connections: 1 messages: 3
+}

@@ -347,3 +347,36 @@ func TestServerRequiresAuthTheSessionDoesNotGive(t *testing.T) {
 		}
 	})
 }
+
+// failingReader fails after n bytes, as a file on a dying disk.
+type failingReader struct{ n int }
+
+func (r *failingReader) Read(p []byte) (int, error) {
+	if r.n <= 0 {
+		return 0, errors.New("disk on fire")
+	}
+	n := min(len(p), r.n)
+	for i := range p[:n] {
+		p[i] = 'z'
+	}
+	r.n -= n
+	return n, nil
+}
+
+func TestAttachmentReadErrorSendsNothing(t *testing.T) {
+	bothTransactionStyles(t, func(t *testing.T, _ bool, opt Option) {
+		checkNoLeaks(t)
+		srv := mailtest.NewServer(t)
+		s := newTestSession(t, srv, mailtest.Plain, opt)
+		err := s.Send(ctxT(t), &Message{To: []string{mailtest.DefaultUser}, Text: "x",
+			Attachments: []Attachment{{Filename: "a.bin", Data: &failingReader{n: 100000}}}})
+		var se *SendError
+		if !errors.As(err, &se) || !strings.Contains(err.Error(), "disk on fire") || len(se.Unsent) != 1 {
+			t.Fatalf("err %v", err)
+		}
+		if n := len(srv.Received()); n != 0 {
+			t.Fatalf("a message with a failed attachment was delivered")
+		}
+		sendOK(t, s, mailtest.DefaultUser)
+	})
+}
