@@ -200,3 +200,53 @@ func TestSMTPAuthRequired(t *testing.T) {
 		t.Errorf("MAIL after AUTH: %v", err)
 	}
 }
+
+func TestSetAuthMechanisms(t *testing.T) {
+	s := NewServer(t)
+	s.SetAuthMechanisms("plain")
+	c := dialSMTP(t, s, Plain)
+	if err := c.Hello("client.test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, mechs := c.Extension("AUTH"); mechs != "PLAIN" {
+		t.Errorf("AUTH %q, want PLAIN", mechs)
+	}
+	var se *smtp.SMTPError
+	if err := c.Auth(sasl.NewLoginClient(DefaultUser, DefaultPassword)); !errors.As(err, &se) || se.Code != 504 {
+		t.Errorf("AUTH LOGIN when not offered: %v, want 504", err)
+	}
+	s.SetAuthMechanisms()
+	c = dialSMTP(t, s, Plain)
+	c.Hello("client.test")
+	if ok, _ := c.Extension("AUTH"); ok {
+		t.Error("AUTH offered with no mechanisms")
+	}
+}
+
+// Each user sees only their own mailbox, over every protocol.
+func TestUsersAreSeparate(t *testing.T) {
+	s := NewServer(t, WithUser("alice@example.com", "pa"), WithUser("bob@example.com", "pb"))
+	s.Deliver("alice@example.com", []byte("Subject: for alice\r\n\r\n"))
+	s.Deliver("bob@example.com", []byte("Subject: for bob\r\n\r\nb\r\n"))
+	p := dialPOP3(t, s, true)
+	p.ok("USER bob@example.com")
+	p.ok("PASS pb")
+	p.ok("RETR 1")
+	if got := string(p.multi()); got != "Subject: for bob\r\n\r\nb\r\n" {
+		t.Errorf("bob's POP3 RETR 1 = %q", got)
+	}
+	c := dialIMAP(t, s, ImplicitTLS)
+	if err := c.Login("Alice@Example.com", "pa").Wait(); err != nil {
+		t.Fatal(err)
+	}
+	sel, err := c.Select("INBOX", nil).Wait()
+	if err != nil || sel.NumMessages != 1 {
+		t.Fatalf("alice SELECT = %+v, %v", sel, err)
+	}
+	if got := string(fetchBody(t, c, 1)); got != "Subject: for alice\r\n\r\n" {
+		t.Errorf("alice's UID 1 = %q", got)
+	}
+	if err := dialIMAP(t, s, ImplicitTLS).Login("alice@example.com", "pb").Wait(); err == nil {
+		t.Error("alice logged in with bob's password")
+	}
+}
