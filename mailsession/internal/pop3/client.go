@@ -519,10 +519,17 @@ func (c *Client) multi(ctx context.Context, verb string, args ...string) (io.Rea
 	if err != nil {
 		return nil, err
 	}
-	if _, err := c.cmd(verb, args...); err != nil {
+	text, err := c.cmd(verb, args...)
+	if err != nil {
 		return nil, end(verb, err)
 	}
-	r := &msgReader{c: c, d: newDotReader(c.br), end: end, verb: verb}
+	d := newDotReader(c.br)
+	if f := strings.Fields(text); verb == "RETR" && len(f) >= 2 && strings.EqualFold(f[1], "octets") {
+		if n, err := strconv.ParseInt(f[0], 10, 64); err == nil && n >= 0 {
+			d.expect = n
+		}
+	}
+	r := &msgReader{c: c, d: d, end: end, verb: verb}
 	c.reading = r
 	return r, nil
 }

@@ -204,9 +204,10 @@ func TestDefectE_BuffersWholeMessage(t *testing.T) {
 	t.Logf("RETR of %d bytes: go-pop3 allocated %d bytes, ours %d", size, libBytes, ours)
 }
 
-// scriptedServer accepts one connection, logs any user in, and answers STAT
-// with a bare "+OK", then every other command with "+OK".
-func scriptedServer(t *testing.T) string {
+// scriptedServer accepts connections, logs any user in, and answers
+// commands from replies (by upper-case verb), every other one with a bare
+// "+OK" (which is also its answer to STAT).
+func scriptedServer(t *testing.T, replies ...map[string]string) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -224,6 +225,11 @@ func scriptedServer(t *testing.T) string {
 				conn.Write([]byte("+OK scripted\r\n"))
 				sc := bufio.NewScanner(conn)
 				for sc.Scan() {
+					verb, _, _ := strings.Cut(sc.Text(), " ")
+					if len(replies) > 0 && replies[0][strings.ToUpper(verb)] != "" {
+						conn.Write([]byte(replies[0][strings.ToUpper(verb)]))
+						continue
+					}
 					conn.Write([]byte("+OK\r\n"))
 					if strings.EqualFold(sc.Text(), "QUIT") {
 						return
@@ -371,4 +377,33 @@ func BenchmarkRetr8MB(b *testing.B) {
 		}
 		lib.Quit()
 	})
+}
+
+// Mailpit sends an extra CRLF before the terminator of a message that ends
+// with CRLF; the server's own octet count tells it apart from a message
+// that really ends with an empty line.
+func TestExtraCRLFBeforeTerminatorDropped(t *testing.T) {
+	for _, tc := range []struct{ reply, want string }{
+		{"+OK 5 octets\r\nabc\r\n\r\n.\r\n", "abc\r\n"},               // Mailpit
+		{"+OK 7 octets\r\nabc\r\n\r\n.\r\n", "abc\r\n\r\n"},           // a real empty last line
+		{"+OK\r\nabc\r\n\r\n.\r\n", "abc\r\n\r\n"},                    // no count: bytes as sent
+		{"+OK 5 octets\r\nabc\r\n\r\nx\r\n.\r\n", "abc\r\n\r\nx\r\n"}, // wrong count, more data
+	} {
+		addr := scriptedServer(t, map[string]string{"RETR": tc.reply})
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := NewClient(testContext(t), conn, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := string(retrAll(t, c, 1)); got != tc.want {
+			t.Errorf("reply %q: got %q, want %q", tc.reply, got, tc.want)
+		}
+		if err := c.Noop(testContext(t)); err != nil {
+			t.Errorf("reply %q: connection out of step: %v", tc.reply, err)
+		}
+		c.Close()
+	}
 }

@@ -18,9 +18,12 @@ type dotReader struct {
 	atStart bool   // the next byte begins a line
 	done    bool   // the terminator has been read
 	err     error  // sticky read error
+	// expect is the size the server announced ("+OK 1234 octets"), -1 when
+	// unknown; n counts the bytes handed out.
+	expect, n int64
 }
 
-func newDotReader(br *bufio.Reader) *dotReader { return &dotReader{br: br, atStart: true} }
+func newDotReader(br *bufio.Reader) *dotReader { return &dotReader{br: br, atStart: true, expect: -1} }
 
 // errUnterminated is a multi-line response cut off before its terminator.
 var errUnterminated = fmt.Errorf("pop3: connection ended inside a multi-line response: %w", io.ErrUnexpectedEOF)
@@ -44,6 +47,7 @@ func (d *dotReader) Read(p []byte) (int, error) {
 		c := copy(p[n:], d.pending)
 		d.pending = d.pending[c:]
 		n += c
+		d.n += int64(c)
 	}
 	return n, nil
 }
@@ -82,6 +86,17 @@ func (d *dotReader) fill() {
 	}
 	line, err := d.br.ReadSlice('\n')
 	switch {
+	case err == nil && d.atStart && d.n == d.expect && string(line) == "\r\n":
+		// The message had its announced size before this empty line: if
+		// the terminator follows, the line is not part of the message.
+		// Mailpit's POP3 server sends such an extra CRLF before the
+		// terminator of a message that ends with CRLF; trust its count.
+		if b, perr := d.br.Peek(3); perr == nil && string(b) == ".\r\n" {
+			d.br.Discard(3)
+			d.done = true
+			return
+		}
+		d.atStart = true
 	case err == nil:
 		d.atStart = true
 	case errors.Is(err, bufio.ErrBufferFull):
