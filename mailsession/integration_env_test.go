@@ -284,6 +284,17 @@ func stripTrace(t testing.TB, raw []byte, names []string) []byte {
 	return rest
 }
 
+// diff describes where got first differs from want, briefly.
+func diff(got, want []byte) string {
+	i := 0
+	for i < len(got) && i < len(want) && got[i] == want[i] {
+		i++
+	}
+	from := max(0, i-40)
+	return fmt.Sprintf("first difference at byte %d of %d (want %d bytes):\n got %q\nwant %q",
+		i, len(got), len(want), got[from:min(len(got), i+40)], want[from:min(len(want), i+40)])
+}
+
 // headerValue returns the first value of a header field in raw (unfolded).
 func headerValue(raw []byte, name string) string {
 	hdr, _, _ := bytes.Cut(raw, []byte("\r\n\r\n"))

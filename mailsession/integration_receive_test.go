@@ -56,7 +56,7 @@ func TestIntegrationReceive(t *testing.T) {
 				subject := headerValue(raw, "Subject")
 				seen[subject]++
 				if body := stripTrace(t, raw, mtaTraceHeaders); !bytes.Equal(body, sentRaw[subject]) {
-					t.Errorf("Receive handed over different bytes for %s:\n got %q\nwant %q", subject, body, sentRaw[subject])
+					t.Errorf("Receive handed over different bytes for %s: %s", subject, diff(body, sentRaw[subject]))
 				}
 				if subject == keep {
 					return errKeep

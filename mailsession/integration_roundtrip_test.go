@@ -198,7 +198,7 @@ func roundTrip(t *testing.T, e itEnv, portal bool, mode tlsMode, user account) {
 			t.Fatalf("%s: the SendRaw message is missing", proto)
 		}
 		if body := stripTrace(t, r, mtaTraceHeaders); !bytes.Equal(body, raw) {
-			t.Errorf("%s: the SendRaw message changed on the way:\n got %q\nwant %q", proto, body, raw)
+			t.Errorf("%s: the SendRaw message changed on the way: %s", proto, diff(body, raw))
 		}
 		m, ok := got[c.subject]
 		if !ok {
@@ -240,7 +240,7 @@ func TestIntegrationMailpit(t *testing.T) {
 			}
 			got := mp.find(t, rawSubject)
 			if body := stripTrace(t, mp.raw(t, got.ID), mailpitTraceHeaders); !bytes.Equal(body, raw) {
-				t.Errorf("Mailpit API: the SendRaw message changed:\n got %q\nwant %q", body, raw)
+				t.Errorf("Mailpit API: the SendRaw message changed: %s", diff(body, raw))
 			}
 
 			c := newComposed(uniq(t.Name() + "-composed"))
@@ -266,7 +266,7 @@ func TestIntegrationMailpit(t *testing.T) {
 			if r, ok := viaPOP3[rawSubject]; !ok {
 				t.Errorf("Mailpit POP3: the SendRaw message is missing")
 			} else if body := stripTrace(t, r, mailpitTraceHeaders); !bytes.Equal(body, raw) {
-				t.Errorf("Mailpit POP3: the SendRaw message changed:\n got %q\nwant %q", body, raw)
+				t.Errorf("Mailpit POP3: the SendRaw message changed: %s", diff(body, raw))
 			}
 			if r, ok := viaPOP3[c.subject]; !ok || !bytes.Equal(r, composedRaw) {
 				t.Errorf("Mailpit POP3 and API disagree on the composed message (found %v)", ok)
