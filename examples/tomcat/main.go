@@ -61,7 +61,7 @@ func run(ctx context.Context, out io.Writer, contextPath, to string) error {
 		}
 		defer srv.Close()
 		port := strconv.Itoa(srv.Ports().SMTP)
-		doc = bytes.Replace(doc, []byte(`mail.smtp.port="2525"`), []byte(`mail.smtp.port="`+port+`"`), 1)
+		doc = bytes.Replace(doc, []byte(`mail.smtp.port="10025"`), []byte(`mail.smtp.port="`+port+`"`), 1)
 		fmt.Fprintf(out, "embedded mail server: SMTP on %s (overlaid on the shipped context.xml)\n", srv.Addr(srv.Ports().SMTP))
 		opts = append(opts, mailsession.WithRootCAs(srv.CertPool()))
 	}
