@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"time"
 )
 
 // MessageInfo is one message of a Store listing.
@@ -23,8 +22,8 @@ type MessageInfo struct {
 // Store is an open connection to the session's mailbox (mail.store.protocol
 // pop3, pop3s, imap or imaps). Deletions are only marked until Close commits
 // them: a Store that breaks or is abandoned deletes nothing. A Store is safe
-// for concurrent use, but one message is read at a time: close a Fetch
-// reader before the next call.
+// for concurrent use, but one message is read at a time: until a Fetch
+// reader is closed, other calls fail with ErrStoreBusy (Abort still works).
 type Store struct {
 	ep  *endpoint
 	drv storeDriver
@@ -32,6 +31,7 @@ type Store struct {
 	mu      sync.Mutex
 	deleted []string // marked by Delete, committed by Close
 	done    bool
+	reading bool // a Fetch reader is open: the driver belongs to it
 }
 
 // storeDriver is one protocol behind Store.
@@ -120,6 +120,21 @@ var ErrNoMessage = errors.New("mailsession: no such message in the store")
 // ErrStoreClosed is returned by a Store used after Close or Abort.
 var ErrStoreClosed = errors.New("mailsession: store closed")
 
+// ErrStoreBusy is returned by a Store call made while a Fetch reader is
+// still open.
+var ErrStoreBusy = errors.New("mailsession: store busy: close the Fetch reader first")
+
+// usable reports why the store cannot take a call; st.mu is held.
+func (st *Store) usable() error {
+	switch {
+	case st.done:
+		return ErrStoreClosed
+	case st.reading:
+		return ErrStoreBusy
+	}
+	return nil
+}
+
 // OpenStore connects to the store (mail.store.protocol), starts TLS as
 // configured, logs in and, for IMAP, selects INBOX. It fails with
 // ErrNoStore when no store protocol is configured.
@@ -157,8 +172,8 @@ func (s *Session) openStore(ctx context.Context, folder string) (*Store, error) 
 func (st *Store) List(ctx context.Context) ([]MessageInfo, error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if st.done {
-		return nil, ErrStoreClosed
+	if err := st.usable(); err != nil {
+		return nil, err
 	}
 	return st.drv.list(ctx)
 }
@@ -174,10 +189,32 @@ func (st *Store) Fetch(ctx context.Context, uid string) (io.ReadCloser, error) {
 func (st *Store) fetch(ctx context.Context, uid string) (io.ReadCloser, int64, error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if st.done {
-		return nil, 0, ErrStoreClosed
+	if err := st.usable(); err != nil {
+		return nil, 0, err
 	}
-	return st.drv.fetch(ctx, uid)
+	rc, size, err := st.drv.fetch(ctx, uid)
+	if err != nil {
+		return nil, 0, err
+	}
+	st.reading = true
+	return &fetchReader{ReadCloser: rc, st: st}, size, nil
+}
+
+// fetchReader gives the driver back to the Store when closed.
+type fetchReader struct {
+	io.ReadCloser
+	st   *Store
+	once sync.Once
+}
+
+func (r *fetchReader) Close() error {
+	err := r.ReadCloser.Close()
+	r.once.Do(func() {
+		r.st.mu.Lock()
+		r.st.reading = false
+		r.st.mu.Unlock()
+	})
+	return err
 }
 
 // Delete marks messages for deletion; Close commits. A uid not in the
@@ -185,8 +222,8 @@ func (st *Store) fetch(ctx context.Context, uid string) (io.ReadCloser, int64, e
 func (st *Store) Delete(ctx context.Context, uids ...string) error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if st.done {
-		return ErrStoreClosed
+	if err := st.usable(); err != nil {
+		return err
 	}
 	for _, u := range uids {
 		ok, err := st.drv.known(ctx, u)
@@ -223,6 +260,9 @@ func (st *Store) CloseContext(ctx context.Context) error {
 	if st.done {
 		return nil
 	}
+	if st.reading {
+		return ErrStoreBusy
+	}
 	st.done = true
 	return st.drv.commit(ctx, st.deleted)
 }
@@ -237,6 +277,3 @@ func (st *Store) Abort() {
 		st.drv.abort()
 	}
 }
-
-// storeTimeout bounds a store set-up: connect, TLS and login.
-func storeTimeout(ep *endpoint) time.Duration { return ep.ConnectTimeout + 2*ep.ReadTimeout }

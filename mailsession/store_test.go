@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jmailgo/jmail/mailsession/mailtest"
 )
@@ -241,6 +242,49 @@ func TestStoreOAuthToken(t *testing.T) {
 			}
 			if rep.Store.Mechanism != "XOAUTH2" || calls == 0 {
 				t.Errorf("store logged in with %q after %d token calls, want XOAUTH2", rep.Store.Mechanism, calls)
+			}
+		})
+	}
+}
+
+// While a Fetch reader is open other calls fail with ErrStoreBusy; Abort
+// from another goroutine ends the read.
+func TestStoreBusyWhileReadingAndAbortFromElsewhere(t *testing.T) {
+	for _, proto := range storeProtos {
+		t.Run(proto, func(t *testing.T) {
+			srv := mailtest.NewServer(t)
+			deliver(t, srv, hardMessage("a"))
+			s := storeSession(t, srv, mailtest.Plain, proto)
+			ctx := ctxT(t)
+			st, err := s.OpenStore(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			list, _ := st.List(ctx)
+			rc, err := st.Fetch(ctx, list[0].UID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := st.List(ctx); !errors.Is(err, ErrStoreBusy) {
+				t.Errorf("List while reading = %v, want ErrStoreBusy", err)
+			}
+			if err := st.Close(); !errors.Is(err, ErrStoreBusy) {
+				t.Errorf("Close while reading = %v, want ErrStoreBusy", err)
+			}
+			srv.SetFaults(mailtest.Faults{ReplyDelay: 200 * time.Millisecond})
+			done := make(chan error)
+			go func() {
+				_, err := io.Copy(io.Discard, rc)
+				done <- err
+			}()
+			st.Abort()
+			<-done
+			rc.Close()
+			if _, err := st.List(ctx); !errors.Is(err, ErrStoreClosed) {
+				t.Errorf("List after Abort = %v, want ErrStoreClosed", err)
+			}
+			if n := len(srv.Messages(mailtest.DefaultUser)); n != 1 {
+				t.Errorf("%d messages, want 1", n)
 			}
 		})
 	}

@@ -30,6 +30,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -99,9 +100,11 @@ type Client struct {
 	tls     bool
 	reading *bodyReader
 	broken  error
+	closed  atomic.Bool // Close was called (from any goroutine)
 
 	mailbox     string
 	uidValidity uint32
+	tlsVersion  atomic.Uint32 // negotiated TLS version, recorded by VerifyConnection
 }
 
 // Dial connects with dial (a plain TCP connection: TLS is done here),
@@ -142,10 +145,24 @@ func connect(ctx context.Context, dial func(context.Context) (net.Conn, error), 
 	wc := newWatchConn(raw, opt.ReadTimeout, opt.WriteTimeout)
 	cl := &Client{wc: wc, opt: opt}
 	end := cl.guard(ctx)
-	io := imapclient.Options{TLSConfig: opt.TLSConfig, DebugWriter: opt.Debug}
+	var cfg *tls.Config
+	if opt.TLSConfig != nil {
+		// Record the TLS version: imapclient keeps its STARTTLS conn to
+		// itself.
+		cfg = opt.TLSConfig.Clone()
+		verify := cfg.VerifyConnection
+		cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+			cl.tlsVersion.Store(uint32(cs.Version))
+			if verify != nil {
+				return verify(cs)
+			}
+			return nil
+		}
+	}
+	io := imapclient.Options{TLSConfig: cfg, DebugWriter: opt.Debug}
 	switch mode {
 	case ImplicitTLS:
-		tc := tls.Client(wc, opt.TLSConfig)
+		tc := tls.Client(wc, cfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			wc.Close()
 			return nil, end(fmt.Errorf("imap: TLS handshake: %w", err))
@@ -214,6 +231,9 @@ func (cl *Client) begin(ctx context.Context) (func(error) error, error) {
 	if cl.broken != nil {
 		return nil, fmt.Errorf("%w: %v", ErrClosed, cl.broken)
 	}
+	if cl.closed.Load() {
+		return nil, ErrClosed
+	}
 	if cl.reading != nil {
 		return nil, ErrBusy
 	}
@@ -225,6 +245,14 @@ func (cl *Client) begin(ctx context.Context) (func(error) error, error) {
 
 // TLS reports whether the connection is encrypted.
 func (cl *Client) TLS() bool { return cl.tls }
+
+// TLSVersion names the negotiated TLS version ("TLS 1.3"); "" without TLS.
+func (cl *Client) TLSVersion() string {
+	if v := cl.tlsVersion.Load(); cl.tls && v != 0 {
+		return tls.VersionName(uint16(v))
+	}
+	return ""
+}
 
 // Caps returns the server's capabilities.
 func (cl *Client) Caps(ctx context.Context) (imap.CapSet, error) {
@@ -481,9 +509,13 @@ func (cl *Client) Logout(ctx context.Context) error {
 	return end(err)
 }
 
-// Close closes the connection without LOGOUT.
+// Close closes the connection without LOGOUT. Unlike the other methods it
+// may be called from another goroutine, to abandon a command or a message
+// being read.
 func (cl *Client) Close() error {
-	cl.fail(ErrClosed)
-	cl.c.Close()
+	if !cl.closed.Swap(true) {
+		cl.wc.Close()
+		cl.c.Close()
+	}
 	return nil
 }

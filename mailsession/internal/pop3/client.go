@@ -36,6 +36,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-sasl"
@@ -68,8 +69,9 @@ type Client struct {
 	lib     *gopop3.Conn
 	log     *slog.Logger
 	tls     bool
-	reading *msgReader // open Retr/Top reader
-	broken  error      // set once the connection is unusable
+	reading *msgReader  // open Retr/Top reader
+	broken  error       // set once the connection is unusable
+	closed  atomic.Bool // Close was called (from any goroutine)
 }
 
 // NewClient takes over conn, a connection to a POP3 server (already in TLS
@@ -113,6 +115,9 @@ func (c *Client) trace(msg string, args ...any) {
 func (c *Client) begin(ctx context.Context) (end func(cmd string, err error) error, err error) {
 	if c.broken != nil {
 		return nil, fmt.Errorf("%w: %v", ErrClosed, c.broken)
+	}
+	if c.closed.Load() {
+		return nil, ErrClosed
 	}
 	if c.reading != nil {
 		return nil, ErrBusy
@@ -632,10 +637,11 @@ func (c *Client) Quit(ctx context.Context) error {
 }
 
 // Close closes the connection without QUIT: deletions are not committed.
+// Unlike the other methods it may be called from another goroutine, to
+// abandon a command or a message being read.
 func (c *Client) Close() error {
-	if c.broken != nil {
+	if c.closed.Swap(true) {
 		return nil
 	}
-	c.broken = ErrClosed
 	return c.dc.Close()
 }
