@@ -18,6 +18,7 @@ type Faults struct {
 	ReplyDelay       time.Duration  // delay before every reply, all protocols
 	RefuseAuth       bool           // every authentication attempt fails (535 / -ERR / NO)
 	NoSTARTTLS       bool           // plain ports do not offer STARTTLS / STLS (for connections accepted afterwards)
+	NoUIDPlus        bool           // IMAP offers IMAP4rev1 only, without UIDPLUS; UID EXPUNGE is refused (connections accepted afterwards)
 }
 
 // faultState holds the current Faults; readers never block writers.

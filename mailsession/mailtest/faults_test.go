@@ -165,3 +165,26 @@ func TestFaultNoSTARTTLS(t *testing.T) {
 		t.Error("IMAP offers STARTTLS")
 	}
 }
+
+func TestFaultNoUIDPlus(t *testing.T) {
+	s := NewServer(t)
+	s.Deliver(DefaultUser, []byte("Subject: a\r\n\r\na\r\n"))
+	s.SetFaults(Faults{NoUIDPlus: true})
+	for _, mode := range []Mode{Plain, StartTLS, ImplicitTLS} {
+		c := loginIMAP(t, s, mode)
+		caps := c.Caps()
+		if caps.Has(imap.CapUIDPlus) || caps.Has(imap.CapIMAP4rev2) || !caps.Has(imap.CapIMAP4rev1) {
+			t.Errorf("%v: capabilities %v, want IMAP4rev1 without UIDPLUS", mode, caps)
+		}
+		if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.UIDExpunge(imap.UIDSetNum(1)).Collect(); err == nil {
+			t.Errorf("%v: UID EXPUNGE accepted without UIDPLUS", mode)
+		}
+		c.Logout().Wait()
+	}
+	if n := len(s.Messages(DefaultUser)); n != 1 {
+		t.Errorf("%d messages, want 1", n)
+	}
+}

@@ -14,28 +14,39 @@ import (
 )
 
 // imapServer serves IMAP with go-imap's imapserver over the shared
-// mailboxes. Two imapserver instances run: one offers STARTTLS, the other
-// (implicit TLS, or Faults.NoSTARTTLS) does not.
+// mailboxes. Four imapserver instances run, as capabilities are set per
+// instance: with or without STARTTLS (implicit TLS, or Faults.NoSTARTTLS),
+// and with or without UIDPLUS (Faults.NoUIDPlus: IMAP4rev1 only).
 type imapServer struct {
-	s        *Server
-	conns    connSet
-	withTLS  *imapserver.Server
-	plain    *imapserver.Server
-	feedTLS  *chanListener
-	feedNone *chanListener
-	serveWG  sync.WaitGroup
+	s       *Server
+	conns   connSet
+	servers [2][2]*imapserver.Server // [startTLS][noUIDPlus]
+	feeds   [2][2]*chanListener
+	serveWG sync.WaitGroup
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func newIMAPServer(s *Server) *imapServer {
 	is := &imapServer{s: s}
-	opts := func(tlsConfig bool) *imapserver.Server {
+	opts := func(tlsConfig, noUIDPlus bool) *imapserver.Server {
+		caps := imap.CapSet{
+			imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {},
+			// advertised to IMAP4rev1 clients (JavaMail) too
+			imap.CapUIDPlus: {}, imap.CapMove: {}, imap.CapNamespace: {},
+		}
+		if noUIDPlus {
+			// IMAP4rev2 implies UIDPLUS: offer IMAP4rev1 alone.
+			caps = imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapNamespace: {}}
+		}
 		o := &imapserver.Options{
-			NewSession: is.newSession,
-			Caps: imap.CapSet{
-				imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {},
-				// advertised to IMAP4rev1 clients (JavaMail) too
-				imap.CapUIDPlus: {}, imap.CapMove: {}, imap.CapNamespace: {},
-			},
+			NewSession:   is.newSession,
+			Caps:         caps,
 			Logger:       logWriter{s.log},
 			InsecureAuth: true, // loopback test server
 		}
@@ -44,22 +55,24 @@ func newIMAPServer(s *Server) *imapServer {
 		}
 		return imapserver.New(o)
 	}
-	is.withTLS, is.plain = opts(true), opts(false)
-	is.feedTLS, is.feedNone = newChanListener(is), newChanListener(is)
-	is.serveWG.Add(2)
-	go func() { defer is.serveWG.Done(); is.withTLS.Serve(is.feedTLS) }()
-	go func() { defer is.serveWG.Done(); is.plain.Serve(is.feedNone) }()
+	for _, t := range []bool{false, true} {
+		for _, n := range []bool{false, true} {
+			srv, feed := opts(t, n), newChanListener(is)
+			is.servers[b2i(t)][b2i(n)], is.feeds[b2i(t)][b2i(n)] = srv, feed
+			is.serveWG.Add(1)
+			go func() { defer is.serveWG.Done(); srv.Serve(feed) }()
+		}
+	}
 	return is
 }
 
 func (is *imapServer) serve(ln net.Listener, implicitTLS bool) {
 	is.s.accept(ln, &is.conns, implicitTLS, func(c net.Conn, fc *faultConn) {
-		feed := is.feedNone
-		if !implicitTLS && !is.s.faults.get().NoSTARTTLS {
-			feed = is.feedTLS
-		}
+		f := is.s.faults.get()
+		startTLS := !implicitTLS && !f.NoSTARTTLS
+		feed := is.feeds[b2i(startTLS)][b2i(f.NoUIDPlus)]
 		fc.swallowWriteErrors()
-		ic := &imapConn{Conn: c, fc: fc, done: make(chan struct{})}
+		ic := &imapConn{Conn: c, fc: fc, done: make(chan struct{}), noUIDPlus: f.NoUIDPlus}
 		if !feed.push(ic) {
 			return
 		}
@@ -70,20 +83,27 @@ func (is *imapServer) serve(ln net.Listener, implicitTLS bool) {
 }
 
 func (is *imapServer) close() {
-	is.feedTLS.Close()
-	is.feedNone.Close()
+	for _, row := range is.feeds {
+		for _, f := range row {
+			f.Close()
+		}
+	}
 	is.serveWG.Wait() // Serve has returned: imapserver.Close may wait on it now
 	is.conns.closeAll()
-	is.withTLS.Close()
-	is.plain.Close()
+	for _, row := range is.servers {
+		for _, srv := range row {
+			srv.Close()
+		}
+	}
 }
 
 // imapConn carries the faultConn to the session, and done, closed when the
 // session ends.
 type imapConn struct {
 	net.Conn
-	fc   *faultConn
-	done chan struct{}
+	fc        *faultConn
+	done      chan struct{}
+	noUIDPlus bool // accepted under Faults.NoUIDPlus: UID EXPUNGE refused
 }
 
 // chanListener is a net.Listener fed by the server's own accept loop.
@@ -220,6 +240,9 @@ func (se *imapSession) Append(mailbox string, r imap.LiteralReader, options *ima
 
 // Expunge removes messages and wakes waiters.
 func (se *imapSession) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) error {
+	if uids != nil && se.ic.noUIDPlus {
+		return &imap.Error{Type: imap.StatusResponseTypeBad, Text: "UID EXPUNGE needs UIDPLUS, which this server does not offer"}
+	}
 	err := se.UserSession.Expunge(w, uids)
 	st := se.is.s.store
 	st.mu.Lock()
