@@ -274,3 +274,25 @@ func TestReceiveDefaultMemoryIsPerSession(t *testing.T) {
 		t.Fatalf("second run handed over %v, want nothing", got)
 	}
 }
+
+// An IMAP server without UIDPLUS: Receive's deletions go through a plain
+// EXPUNGE, still exactly the handled messages.
+func TestReceiveDeleteWithoutUIDPlus(t *testing.T) {
+	srv := mailtest.NewServer(t)
+	deliver(t, srv, subjects(3)...)
+	srv.SetFaults(mailtest.Faults{NoUIDPlus: true})
+	s := storeSession(t, srv, mailtest.StartTLS, "imap")
+	err := s.Receive(ctxT(t), ReceiveOptions{Delete: true}, func(ctx context.Context, m *Received) error {
+		if m.Subject() == "m2" {
+			return errors.New("keep")
+		}
+		return nil
+	})
+	var he *HandlerError
+	if !errors.As(err, &he) {
+		t.Fatalf("Receive = %v, want a *HandlerError", err)
+	}
+	if left := srv.Messages(mailtest.DefaultUser); len(left) != 1 || !bytes.Equal(left[0].Data, hardMessage("m2")) {
+		t.Errorf("server holds %d messages, want only m2", len(left))
+	}
+}

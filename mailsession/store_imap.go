@@ -132,6 +132,9 @@ func (st *imapStore) opErr(op string, err error) error {
 		se.Code = string(ie.Code)
 		se.temp = se.temp || ie.Code == imap.ResponseCodeUnavailable || ie.Code == imap.ResponseCodeInUse
 	}
+	if errors.As(e, &se) && errors.Is(err, imapstore.ErrUnsafeExpunge) {
+		se.temp = true // another client's EXPUNGE will clear the way
+	}
 	return e
 }
 

@@ -270,3 +270,64 @@ func TestWrongPassword(t *testing.T) {
 }
 
 var _ = tls.VersionTLS12
+
+// Without UIDPLUS a plain EXPUNGE removes exactly our messages when no
+// other message is flagged \Deleted.
+func TestExpungeWithoutUIDPlus(t *testing.T) {
+	srv := mailtest.NewServer(t)
+	srv.Deliver(mailtest.DefaultUser, hardMessage("one"))
+	srv.Deliver(mailtest.DefaultUser, hardMessage("two"))
+	srv.SetFaults(mailtest.Faults{NoUIDPlus: true})
+	c := open(t, srv, mailtest.Plain, Options{})
+	ctx := testContext(t)
+	list, err := c.List(ctx)
+	if err != nil || len(list) != 2 {
+		t.Fatalf("List = %v, %v", list, err)
+	}
+	if err := c.Expunge(ctx, []imap.UID{list[0].UID}); err != nil {
+		t.Fatalf("Expunge: %v", err)
+	}
+	left := srv.Messages(mailtest.DefaultUser)
+	if len(left) != 1 || !bytes.Equal(left[0].Data, hardMessage("two")) {
+		t.Errorf("server holds %d messages, want only the second", len(left))
+	}
+}
+
+// Without UIDPLUS, when another client has flagged a message \Deleted, a
+// plain EXPUNGE would remove it too: nothing is flagged or expunged.
+func TestExpungeWithoutUIDPlusRefusesToTakeOthersWith(t *testing.T) {
+	srv := mailtest.NewServer(t)
+	srv.Deliver(mailtest.DefaultUser, hardMessage("ours"))
+	srv.Deliver(mailtest.DefaultUser, hardMessage("theirs"))
+	srv.SetFaults(mailtest.Faults{NoUIDPlus: true})
+	ctx := testContext(t)
+
+	other := open(t, srv, mailtest.Plain, Options{})
+	list, err := other.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The other client flags "theirs" and does not expunge (yet).
+	if err := other.c.Store(imap.UIDSetNum(list[1].UID), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	c := open(t, srv, mailtest.Plain, Options{})
+	list, err = c.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if list[0].Deleted || !list[1].Deleted {
+		t.Fatalf("flags as listed: %+v", list)
+	}
+	if err := c.Expunge(ctx, []imap.UID{list[0].UID}); !errors.Is(err, ErrUnsafeExpunge) {
+		t.Fatalf("Expunge = %v, want ErrUnsafeExpunge", err)
+	}
+	if n := len(srv.Messages(mailtest.DefaultUser)); n != 2 {
+		t.Errorf("%d messages left, want 2", n)
+	}
+	list, err = c.List(ctx) // the connection is still usable
+	if err != nil || list[0].Deleted {
+		t.Errorf("our message got flagged (%+v) or the connection broke: %v", list, err)
+	}
+}
