@@ -100,7 +100,7 @@ func (rs *receiveState) memory() UIDMemory {
 //
 // With PollInterval, runs repeat until ctx ends; failures of a run are
 // logged and polling goes on, except permanent store failures (refused
-// login, bad settings), which are returned. Receive then returns nil when
+// login, bad settings) and a closed session, which are returned. Receive then returns nil when
 // ctx ends.
 func (s *Session) Receive(ctx context.Context, opts ReceiveOptions, h func(context.Context, *Received) error) error {
 	if h == nil {
@@ -126,7 +126,7 @@ func (s *Session) Receive(ctx context.Context, opts ReceiveOptions, h func(conte
 		}
 		if err != nil {
 			var se *StoreError
-			if errors.As(err, &se) && !se.Temporary() {
+			if errors.Is(err, ErrClosed) || (errors.As(err, &se) && !se.Temporary()) {
 				return err
 			}
 			s.log.Warn("mailsession: receive", "store", s.set.store.String(), "err", err)

@@ -296,3 +296,18 @@ func TestReceiveDeleteWithoutUIDPlus(t *testing.T) {
 		t.Errorf("server holds %d messages, want only m2", len(left))
 	}
 }
+
+// Closing the session stops a polling Receive.
+func TestReceivePollingStopsWhenSessionCloses(t *testing.T) {
+	srv := mailtest.NewServer(t)
+	s := storeSession(t, srv, mailtest.Plain, "pop3")
+	done := make(chan error)
+	go func() {
+		done <- s.Receive(ctxT(t), ReceiveOptions{Delete: true, PollInterval: 10 * time.Millisecond}, func(context.Context, *Received) error { return nil })
+	}()
+	time.Sleep(50 * time.Millisecond)
+	s.Close()
+	if err := <-done; !errors.Is(err, ErrClosed) {
+		t.Errorf("Receive = %v, want ErrClosed", err)
+	}
+}

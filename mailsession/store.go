@@ -96,6 +96,15 @@ func (e *StoreError) Is(target error) bool {
 // Temporary reports whether retrying later may succeed.
 func (e *StoreError) Temporary() bool { return e.temp }
 
+// explicitMechanisms reports whether mail.<p>.auth.mechanisms is set: the
+// store then logs in with SASL (AUTH / AUTHENTICATE) rather than USER/PASS
+// or LOGIN.
+func (s *Session) explicitMechanisms(ep *endpoint) bool {
+	r := &propReader{props: s.set.props, proto: ep.Protocol, base: strings.TrimSuffix(ep.Protocol, "s")}
+	v, _, ok := r.lookup("auth.mechanisms")
+	return ok && v != ""
+}
+
 // storeErr wraps err of op; it classifies network failures as temporary.
 // An error that already is a *StoreError is returned as it is.
 func (ep *endpoint) storeErr(op string, err error) error {
@@ -147,6 +156,12 @@ func (s *Session) openStore(ctx context.Context, folder string) (*Store, error) 
 	ep := s.set.store
 	if ep == nil {
 		return nil, ErrNoStore
+	}
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return nil, ErrClosed
 	}
 	if folder != "" && !strings.HasPrefix(ep.Protocol, "imap") {
 		if !strings.EqualFold(folder, "INBOX") {

@@ -61,14 +61,14 @@ func (s *Session) openIMAP(ctx context.Context, ep *endpoint, folder string) (*i
 		return nil, ep.storeErr("connect", err)
 	}
 	st := &imapStore{ep: ep, c: c, folder: folder}
-	if err := st.start(ctx, loopback); err != nil {
+	if err := st.start(ctx, s, loopback); err != nil {
 		c.Close()
 		return nil, err
 	}
 	return st, nil
 }
 
-func (st *imapStore) start(ctx context.Context, loopback bool) error {
+func (st *imapStore) start(ctx context.Context, s *Session, loopback bool) error {
 	ep := st.ep
 	caps, err := st.c.Caps(ctx)
 	if err != nil {
@@ -86,7 +86,7 @@ func (st *imapStore) start(ctx context.Context, loopback bool) error {
 	if err := checkAuthAllowed(ep, st.c.TLS(), loopback); err != nil {
 		return ep.storeErr("login", err)
 	}
-	if ep.Token != nil || caps.Has(imap.CapLoginDisabled) {
+	if ep.Token != nil || caps.Has(imap.CapLoginDisabled) || s.explicitMechanisms(ep) {
 		sc, mech, err := chooseSASL(ctx, ep, caps.AuthMechanisms())
 		if err != nil {
 			return ep.storeErr("login", err)

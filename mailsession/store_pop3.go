@@ -35,7 +35,7 @@ func (s *Session) openPOP3(ctx context.Context, ep *endpoint) (*pop3Store, error
 	if err != nil {
 		return nil, ep.storeErr("greeting", err)
 	}
-	if err := st.start(ctx, ec); err != nil {
+	if err := st.start(ctx, s, ec); err != nil {
 		st.c.Close()
 		return nil, err
 	}
@@ -43,7 +43,7 @@ func (s *Session) openPOP3(ctx context.Context, ep *endpoint) (*pop3Store, error
 }
 
 // start runs CAPA, STLS and the login.
-func (st *pop3Store) start(ctx context.Context, ec *endpointConn) error {
+func (st *pop3Store) start(ctx context.Context, s *Session, ec *endpointConn) error {
 	ep := st.ep
 	caps, err := st.c.Capabilities(ctx)
 	if err != nil {
@@ -84,7 +84,7 @@ func (st *pop3Store) start(ctx context.Context, ec *endpointConn) error {
 	if err := checkAuthAllowed(ep, st.c.TLS(), ec.isLoopback()); err != nil {
 		return ep.storeErr("login", err)
 	}
-	if st.useSASL(caps) {
+	if st.useSASL(caps) || (s.explicitMechanisms(ep) && len(caps.SASL()) > 0) {
 		sc, mech, err := chooseSASL(ctx, ep, caps.SASL())
 		if err != nil {
 			return ep.storeErr("login", err)

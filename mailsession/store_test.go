@@ -5,11 +5,13 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jmailgo/jmail/mailsession/mailtest"
+	"github.com/jmailgo/jmail/properties"
 )
 
 var (
@@ -287,5 +289,59 @@ func TestStoreBusyWhileReadingAndAbortFromElsewhere(t *testing.T) {
 				t.Errorf("%d messages, want 1", n)
 			}
 		})
+	}
+}
+
+// mail.<p>.auth.mechanisms set: the store logs in with that SASL mechanism.
+func TestStoreExplicitMechanism(t *testing.T) {
+	for _, proto := range storeProtos {
+		t.Run(proto, func(t *testing.T) {
+			srv := mailtest.NewServer(t)
+			s := storeSession(t, srv, mailtest.StartTLS, proto, WithProperty("mail."+proto+".auth.mechanisms", "LOGIN"))
+			rep, err := s.Check(ctxT(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Store.Mechanism != "LOGIN" {
+				t.Errorf("logged in with %q, want SASL LOGIN", rep.Store.Mechanism)
+			}
+		})
+	}
+}
+
+// Liferay's POP account without its own login uses the SMTP credentials.
+func TestStorePortalFallsBackToSMTPCredentials(t *testing.T) {
+	srv := mailtest.NewServer(t)
+	deliver(t, srv, hardMessage("a"))
+	p := properties.New()
+	p.Set("mail.session.mail.smtp.host", srv.Host())
+	p.Set("mail.session.mail.smtp.port", strconv.Itoa(srv.Ports().SMTP))
+	p.Set("mail.session.mail.smtp.auth", "true")
+	p.Set("mail.session.mail.smtp.user", mailtest.DefaultUser)
+	p.Set("mail.session.mail.smtp.password", mailtest.DefaultPassword)
+	p.Set("mail.session.mail.store.protocol", "pop3s")
+	p.Set("mail.session.mail.pop3.host", srv.Host())
+	p.Set("mail.session.mail.pop3s.port", strconv.Itoa(srv.Ports().POP3S))
+	s, err := FromPortalProperties(p, WithRootCAs(srv.CertPool()), WithLogger(quietLogger()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	st, err := s.OpenStore(ctxT(t))
+	if err != nil {
+		t.Fatalf("OpenStore: %v", err)
+	}
+	defer st.Close()
+	if list, err := st.List(ctxT(t)); err != nil || len(list) != 1 {
+		t.Errorf("List = %v, %v", list, err)
+	}
+}
+
+func TestStoreAfterSessionClose(t *testing.T) {
+	srv := mailtest.NewServer(t)
+	s := storeSession(t, srv, mailtest.Plain, "imap")
+	s.Close()
+	if _, err := s.OpenStore(ctxT(t)); !errors.Is(err, ErrClosed) {
+		t.Errorf("OpenStore after Close = %v, want ErrClosed", err)
 	}
 }
