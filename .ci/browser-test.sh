@@ -26,7 +26,7 @@ passed=$(grep -cE '^--- PASS: ' "$log" || true)
 failed=$(grep -cE '^--- FAIL: ' "$log" || true)
 skipped=$(grep -cE '^--- SKIP: ' "$log" || true)
 rm -f "$log"
-echo "browser tests: $passed passed, $failed failed"
+echo "browser: $passed passed, $failed failed"
 if [ "$skipped" -ne 0 ]; then
 	echo "browser test: $skipped tests skipped: in CI they must run" >&2
 	exit 1
