@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-imap/v2/imapclient"
+
 	"github.com/jmailgo/jmail/mailsession/mailtest"
 )
 
@@ -309,5 +311,51 @@ func TestReceivePollingStopsWhenSessionCloses(t *testing.T) {
 	s.Close()
 	if err := <-done; !errors.Is(err, ErrClosed) {
 		t.Errorf("Receive = %v, want ErrClosed", err)
+	}
+}
+
+// ReceiveOptions.Folder reads another IMAP folder; INBOX is left alone.
+func TestReceiveIMAPFolder(t *testing.T) {
+	srv := mailtest.NewServer(t)
+	deliver(t, srv, hardMessage("inbox"))
+	c, err := imapclient.DialTLS(srv.Addr(srv.Ports().IMAPS), &imapclient.Options{TLSConfig: srv.ClientTLSConfig()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login(mailtest.DefaultUser, mailtest.DefaultPassword).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Create("Lists", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	msg := hardMessage("in the folder")
+	w := c.Append("Lists", int64(len(msg)), nil)
+	w.Write(msg)
+	w.Close()
+	if _, err := w.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	c.Logout().Wait()
+
+	s := storeSession(t, srv, mailtest.ImplicitTLS, "imap")
+	var got [][]byte
+	err = s.Receive(ctxT(t), ReceiveOptions{Delete: true, Folder: "Lists"}, func(ctx context.Context, m *Received) error {
+		raw, err := io.ReadAll(m.Raw)
+		got = append(got, raw)
+		return err
+	})
+	if err != nil || len(got) != 1 || !bytes.Equal(got[0], msg) {
+		t.Fatalf("Receive from Lists = %d messages, %v", len(got), err)
+	}
+	if n := len(srv.Messages(mailtest.DefaultUser)); n != 1 {
+		t.Errorf("INBOX holds %d messages, want 1", n)
+	}
+	if err := s.Receive(ctxT(t), ReceiveOptions{Folder: "No such folder"}, func(context.Context, *Received) error { return nil }); err == nil {
+		t.Error("Receive from a missing folder succeeded")
+	}
+	ps := storeSession(t, srv, mailtest.Plain, "pop3")
+	if err := ps.Receive(ctxT(t), ReceiveOptions{Folder: "Lists"}, func(context.Context, *Received) error { return nil }); err == nil {
+		t.Error("POP3 Receive from a folder other than INBOX succeeded")
 	}
 }
