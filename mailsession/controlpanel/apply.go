@@ -149,6 +149,11 @@ func (h *Handler) serveApply(w http.ResponseWriter, r *http.Request, save bool) 
 		"session", sess.String(), "remote", r.RemoteAddr)
 	d := h.formPage(w, r, s, s, nil, nil)
 	d.Notice = &notice{OK: true, Title: "Saved. The new settings are in use as " + s.JNDIName + "."}
+	if !view.OK {
+		// Saved all the same, as Liferay does: the server may simply not
+		// be reachable yet. The banner says so instead of sounding fine.
+		d.Notice = &notice{Title: "Saved and in use as " + s.JNDIName + ", but the check found problems: see the report."}
+	}
 	d.Report = view
 	h.render(w, http.StatusOK, d)
 }

@@ -549,6 +549,27 @@ func TestAdvancedPropertiesErrorsHaveLineNumbers(t *testing.T) {
 	}
 }
 
+func TestSaveWithFailingCheckSavesAndSaysSo(t *testing.T) {
+	f := newFixture(t, "", WithoutAuthorization())
+	form := f.form("save")
+	form.Set(fSMTPPassword, "wrong")
+	status, body := f.post(form)
+	if status != http.StatusOK {
+		t.Fatalf("status %d\n%s", status, body)
+	}
+	if !strings.Contains(body, "but the check found problems") || strings.Contains(body, "Saved. The new settings") {
+		t.Errorf("the banner does not say the check failed")
+	}
+	p, err := properties.LoadFile(f.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := p.Get(KeySMTPPassword); v != "wrong" {
+		t.Errorf("saved SMTP password %q", v)
+	}
+	f.lookup() // published all the same
+}
+
 func TestTestConnectionDoesNotSave(t *testing.T) {
 	f := newFixture(t, "", WithoutAuthorization())
 	form := f.form("test")
