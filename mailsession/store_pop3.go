@@ -29,13 +29,19 @@ func (s *Session) openPOP3(ctx context.Context, ep *endpoint) (*pop3Store, error
 		return nil, ep.storeErr("connect", err)
 	}
 	st := &pop3Store{ep: ep, rset: (&propReader{props: s.set.props, proto: ep.Protocol, base: "pop3"}).boolean("rsetbeforequit", false)}
-	st.c, err = pop3.NewClient(ctx, ec, pop3.Options{
-		ReadTimeout: ep.ReadTimeout, WriteTimeout: ep.WriteTimeout, TLS: ep.ImplicitTLS, Logger: s.trace,
+	// With mail.debug the conversation is traced above TLS, secrets
+	// redacted.
+	var conn net.Conn = ec
+	if s.trace != nil {
+		conn = newTraceConn(ec, s.trace, ep)
+	}
+	st.c, err = pop3.NewClient(ctx, conn, pop3.Options{
+		ReadTimeout: ep.ReadTimeout, WriteTimeout: ep.WriteTimeout, TLS: ep.ImplicitTLS,
 	})
 	if err != nil {
 		return nil, ep.storeErr("greeting", err)
 	}
-	if err := st.start(ctx, s, ec); err != nil {
+	if err := st.start(ctx, s, ec, conn); err != nil {
 		st.c.Close()
 		return nil, err
 	}
@@ -43,7 +49,7 @@ func (s *Session) openPOP3(ctx context.Context, ep *endpoint) (*pop3Store, error
 }
 
 // start runs CAPA, STLS and the login.
-func (st *pop3Store) start(ctx context.Context, s *Session, ec *endpointConn) error {
+func (st *pop3Store) start(ctx context.Context, s *Session, ec *endpointConn, conn net.Conn) error {
 	ep := st.ep
 	caps, err := st.c.Capabilities(ctx)
 	if err != nil {
@@ -51,8 +57,9 @@ func (st *pop3Store) start(ctx context.Context, s *Session, ec *endpointConn) er
 	}
 	if !st.c.TLS() && ep.StartTLS {
 		if caps.Has("STLS") || ep.StartTLSRequired {
+			// ec switches to TLS in place; conn (ec or its trace) stays.
 			err := st.c.StartTLS(ctx, func(ctx context.Context, _ net.Conn) (net.Conn, error) {
-				return ec, ec.startTLS(ctx)
+				return conn, ec.startTLS(ctx)
 			})
 			switch {
 			case errors.Is(err, pop3.ErrNoSTLS) && ep.StartTLSRequired:

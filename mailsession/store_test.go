@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -344,4 +346,44 @@ func TestStoreAfterSessionClose(t *testing.T) {
 	if _, err := s.OpenStore(ctxT(t)); !errors.Is(err, ErrClosed) {
 		t.Errorf("OpenStore after Close = %v, want ErrClosed", err)
 	}
+}
+
+// mail.debug traces the store conversation without the password.
+func TestStoreDebugTraceRedactsPassword(t *testing.T) {
+	for _, proto := range storeProtos {
+		t.Run(proto, func(t *testing.T) {
+			srv := mailtest.NewServer(t, mailtest.WithUser(mailtest.DefaultUser, "s3cret-pw"))
+			var buf bytes.Buffer
+			var mu sync.Mutex
+			log := slog.New(slog.NewTextHandler(lockedWriter{&mu, &buf}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			s := storeSession(t, srv, mailtest.StartTLS, proto, WithDebug(log))
+			st, err := s.OpenStore(ctxT(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			st.List(ctxT(t))
+			st.Close()
+			mu.Lock()
+			defer mu.Unlock()
+			out := buf.String()
+			if strings.Contains(out, "s3cret-pw") {
+				t.Errorf("trace shows the password:\n%s", out)
+			}
+			want := map[string]string{"pop3": "PASS <redacted>", "imap": "imap LOGIN"}[proto]
+			if !strings.Contains(out, want) {
+				t.Errorf("trace lacks %q:\n%s", want, out)
+			}
+		})
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -88,7 +88,8 @@ type Options struct {
 	// Debug receives the raw protocol trace (it includes credentials:
 	// give a redacting writer). Nil: none.
 	Debug io.Writer
-	// Logger receives operation-level debug messages. Nil: none.
+	// Logger receives a debug message per command (name and UIDs, never
+	// credentials). Nil: none.
 	Logger *slog.Logger
 }
 
@@ -192,6 +193,12 @@ func connect(ctx context.Context, dial func(context.Context) (net.Conn, error), 
 // guard arms the watchdog and ties the connection to ctx until the returned
 // function is called with the operation's error; it returns the error to
 // report (a timeout or ctx's error when they caused the failure).
+func (cl *Client) trace(msg string, args ...any) {
+	if cl.opt.Logger != nil {
+		cl.opt.Logger.Debug("imap "+msg, args...)
+	}
+}
+
 func (cl *Client) guard(ctx context.Context) func(error) error {
 	cl.wc.arm()
 	stop := context.AfterFunc(ctx, func() { cl.wc.Close() })
@@ -276,6 +283,7 @@ func (cl *Client) Login(ctx context.Context, user, password string) error {
 	if cl.c.Caps().Has(imap.CapLoginDisabled) {
 		return end(&imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodePrivacyRequired, Text: "LOGINDISABLED: the server refuses LOGIN on this connection"})
 	}
+	cl.trace("LOGIN", "user", user)
 	return end(cl.c.Login(user, password).Wait())
 }
 
@@ -285,6 +293,7 @@ func (cl *Client) Authenticate(ctx context.Context, sc sasl.Client) error {
 	if err != nil {
 		return err
 	}
+	cl.trace("AUTHENTICATE")
 	return end(cl.c.Authenticate(sc))
 }
 
@@ -301,6 +310,7 @@ func (cl *Client) Select(ctx context.Context, mailbox string) (uidValidity uint3
 	if err != nil {
 		return 0, 0, err
 	}
+	cl.trace("SELECT", "mailbox", mailbox)
 	data, err := cl.c.Select(mailbox, nil).Wait()
 	if err != nil {
 		return 0, 0, end(err)
@@ -358,6 +368,7 @@ func (cl *Client) Fetch(ctx context.Context, uid imap.UID) (io.ReadCloser, int64
 	if err != nil {
 		return nil, 0, err
 	}
+	cl.trace("UID FETCH BODY.PEEK[]", "uid", uid)
 	cmd := cl.c.Fetch(imap.UIDSetNum(uid), &imap.FetchOptions{
 		UID:         true,
 		BodySection: []*imap.FetchItemBodySection{{Peek: true}},
@@ -472,6 +483,7 @@ func (cl *Client) Expunge(ctx context.Context, uids []imap.UID) error {
 			}
 		}
 	}
+	cl.trace("UID STORE +FLAGS.SILENT (\\Deleted) then EXPUNGE", "uids", set.String(), "uidplus", uidplus)
 	store := &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}
 	if err := cl.c.Store(set, store, nil).Close(); err != nil {
 		return end(err)
