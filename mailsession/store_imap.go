@@ -86,6 +86,9 @@ func (st *imapStore) start(ctx context.Context, s *Session, loopback bool) error
 	if err := checkAuthAllowed(ep, st.c.TLS(), loopback); err != nil {
 		return ep.storeErr("login", err)
 	}
+	if caps.Has(imap.CapLoginDisabled) && !st.c.TLS() && len(caps.AuthMechanisms()) == 0 {
+		return ep.storeErr("login", fmt.Errorf("%w: the server refuses to log in without TLS (LOGINDISABLED): set mail.%s.starttls.enable=true, or use imaps", ErrAuth, ep.Protocol))
+	}
 	if ep.Token != nil || caps.Has(imap.CapLoginDisabled) || s.explicitMechanisms(ep) {
 		sc, mech, err := chooseSASL(ctx, ep, caps.AuthMechanisms())
 		if err != nil {
