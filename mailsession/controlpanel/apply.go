@@ -147,15 +147,13 @@ func (h *Handler) serveApply(w http.ResponseWriter, r *http.Request, save bool) 
 	h.startErr.Store(nil)
 	h.log.Info("controlpanel: mail settings saved and applied", "file", h.path, "name", s.JNDIName,
 		"session", sess.String(), "remote", r.RemoteAddr)
-	d := h.formPage(w, r, s, s, nil, nil)
-	d.Notice = &notice{OK: true, Title: "Saved. The new settings are in use as " + s.JNDIName + "."}
+	n := &notice{OK: true, Title: "Saved. The new settings are in use as " + s.JNDIName + "."}
 	if !view.OK {
 		// Saved all the same, as Liferay does: the server may simply not
 		// be reachable yet. The banner says so instead of sounding fine.
-		d.Notice = &notice{Title: "Saved and in use as " + s.JNDIName + ", but the check found problems: see the report."}
+		n = &notice{Title: "Saved and in use as " + s.JNDIName + ", but the check found problems: see the report."}
 	}
-	d.Report = view
-	h.render(w, http.StatusOK, d)
+	seeOther(w, h.done.put(h.csrf.owner(r), n, view))
 }
 
 // publish binds sess under name, replacing (Rebind: no moment without a

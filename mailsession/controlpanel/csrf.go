@@ -72,6 +72,16 @@ func (c *csrf) token(w http.ResponseWriter, r *http.Request) string {
 	return c.mac(v)
 }
 
+// owner identifies the browser of r by the MAC of its CSRF cookie, or ""
+// without one.
+func (c *csrf) owner(r *http.Request) string {
+	ck, err := r.Cookie(cookieName(r))
+	if err != nil {
+		return ""
+	}
+	return c.mac(ck.Value)
+}
+
 func (c *csrf) mac(cookie string) string {
 	m := hmac.New(sha256.New, c.key)
 	m.Write([]byte(cookie))

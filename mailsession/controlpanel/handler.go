@@ -55,6 +55,7 @@ type Handler struct {
 	cfg  config
 	log  *slog.Logger
 	csrf *csrf
+	done flashes // outcomes of saves, for the GET after the redirect
 
 	mu      sync.Mutex           // serializes saves and guards current
 	current *mailsession.Session // the session this handler published last
@@ -136,6 +137,12 @@ func (h *Handler) serveForm(w http.ResponseWriter, r *http.Request) {
 		d.Notice = &notice{Title: "The saved settings cannot be read.", Lines: []string{err.Error()}}
 	} else if msg := h.startProblem(); msg != "" {
 		d.Notice = &notice{Title: "The saved settings are not in use.", Lines: []string{msg}}
+	} else if id := r.URL.Query().Get(flashParam); id != "" {
+		if owner := h.csrf.owner(r); owner != "" {
+			if f, ok := h.done.get(owner, id); ok {
+				d.Notice, d.Report = f.notice, f.report
+			}
+		}
 	}
 	h.render(w, http.StatusOK, d)
 }

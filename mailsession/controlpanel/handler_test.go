@@ -69,7 +69,7 @@ func newFixture(t *testing.T, file string, opts ...Option) *fixture {
 
 func (f *fixture) newClient() *http.Client {
 	jar, _ := cookiejar.New(nil)
-	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return &http.Client{Jar: jar} // follows the 303 after a save, as a browser does
 }
 
 // portalFile is a portal-ext.properties pointing at the fixture's server
@@ -546,6 +546,44 @@ func TestAdvancedPropertiesErrorsHaveLineNumbers(t *testing.T) {
 	}
 	if f.file() != "" {
 		t.Error("an invalid form was saved")
+	}
+}
+
+// A save answers 303 See Other to the page itself (relative, so any mount
+// point works); the outcome is shown to the browser that saved, not to
+// another one given the same URL.
+func TestSaveRedirectsAndOutcomeIsPrivate(t *testing.T) {
+	f := newFixture(t, "", WithoutAuthorization())
+	noFollow := *f.client
+	noFollow.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	_, tok := f.get(f.client)
+	form := f.form("save")
+	form.Set(csrfField, tok)
+	req, _ := http.NewRequest(http.MethodPost, f.srv.URL, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := noFollow.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readBody(t, resp)
+	loc := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, "?saved=") || !strings.HasSuffix(loc, "#report") {
+		t.Fatalf("save: %s, Location %q; want 303 to ?saved=...#report", resp.Status, loc)
+	}
+	page := func(c *http.Client) string {
+		resp, err := c.Get(f.srv.URL + strings.TrimSuffix(loc, "#report"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return readBody(t, resp)
+	}
+	for range 2 { // a reload shows it again
+		if body := page(f.client); !strings.Contains(body, "Saved. The new settings") || !strings.Contains(body, "✔ Working") {
+			t.Fatalf("the saving browser does not see the outcome")
+		}
+	}
+	if body := page(f.newClient()); strings.Contains(body, "Saved.") || strings.Contains(body, "Working") {
+		t.Error("another browser sees the outcome of the save")
 	}
 }
 
