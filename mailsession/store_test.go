@@ -387,3 +387,26 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+// mail.pop3.rsetbeforequit: RSET clears marks the server may have set on
+// its own; our deletions, sent after it, still happen.
+func TestStorePOP3RsetBeforeQuitKeepsOurDeletions(t *testing.T) {
+	srv := mailtest.NewServer(t)
+	deliver(t, srv, hardMessage("a"), hardMessage("b"))
+	s := storeSession(t, srv, mailtest.Plain, "pop3", WithProperty("mail.pop3.rsetbeforequit", "true"))
+	ctx := ctxT(t)
+	st, err := s.OpenStore(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, _ := st.List(ctx)
+	if err := st.Delete(ctx, list[0].UID); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if left := srv.Messages(mailtest.DefaultUser); len(left) != 1 || !bytes.Equal(left[0].Data, hardMessage("b")) {
+		t.Errorf("server holds %d messages, want only b", len(left))
+	}
+}
