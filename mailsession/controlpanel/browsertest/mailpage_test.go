@@ -183,7 +183,16 @@ func TestMailPageInChromium(t *testing.T) {
 		t.Errorf("saved store protocol %q, want imaps", v)
 	}
 
-	// Reload: the saved values are back, the passwords are not.
+	// The save redirected to the page (post/redirect/get), so reloading
+	// shows it again without submitting anything.
+	if loc := get(t, ctx, chromedp.Location()); !strings.Contains(loc, "/admin/mail/?saved=") {
+		t.Errorf("after Save the browser is at %s, want the page's own URL with ?saved=", loc)
+	}
+	do(t, ctx, chromedp.Reload(), chromedp.WaitVisible(id("smtpHost")))
+	if report := get(t, ctx, chromedp.Text(id("report"))); !strings.Contains(report, "✔ Working") {
+		t.Errorf("after a reload the report is gone:\n%s", report)
+	}
+	// A fresh visit: the saved values are back, the passwords are not.
 	do(t, ctx, chromedp.Navigate(url), chromedp.WaitVisible(id("smtpHost")))
 	smtpHost := get(t, ctx, chromedp.Value(id("smtpHost")))
 	smtpPort := get(t, ctx, chromedp.Value(id("smtpPort")))
