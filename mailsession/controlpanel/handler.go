@@ -11,6 +11,8 @@
 // it), closes the old session once its in-flight sends have finished, and
 // writes the values into the operator's portal-ext.properties in place —
 // comments, order and other keys kept — atomically and with mode 0600.
+// A successful Save answers 303 See Other to the page itself, which then
+// shows the outcome (post/redirect/get: a reload never saves twice).
 // Save applies the settings even when the check fails, as Liferay does (a
 // server may not be reachable yet); the banner and the report say so.
 // "Test connection" runs the check without saving; "Send test message"

@@ -346,6 +346,22 @@ func TestPageHeadersAndCookie(t *testing.T) {
 	}
 }
 
+func TestOtherMethodsAndActionsRefused(t *testing.T) {
+	f := newFixture(t, "", WithoutAuthorization())
+	req, _ := http.NewRequest(http.MethodPut, f.srv.URL, strings.NewReader("x"))
+	resp, err := f.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readBody(t, resp)
+	if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET, HEAD, POST" {
+		t.Errorf("PUT: %s, Allow %q", resp.Status, resp.Header.Get("Allow"))
+	}
+	if status, _ := f.post(url.Values{"action": {"delete-everything"}}); status != http.StatusBadRequest {
+		t.Errorf("unknown action: %d, want 400", status)
+	}
+}
+
 func TestSaveAppliesAndPersistsInPlace(t *testing.T) {
 	f := newFixture(t, "", WithoutAuthorization())
 	if err := os.WriteFile(f.path, []byte(f.portalFile()), 0o644); err != nil {
