@@ -25,6 +25,10 @@ type ReceiveOptions struct {
 	Folder string
 	// MaxMessages limits the messages handed over per run; 0: no limit.
 	MaxMessages int
+	// CommitEvery, with Delete, commits the deletions after every so many
+	// handled messages (closing and reopening the store), so that a crash
+	// in a long run re-delivers at most that many; 0: once, at the end.
+	CommitEvery int
 	// Memory remembers the messages handed over when Delete is off, so
 	// that each is handed over once. Nil: the session's in-memory memory
 	// (lost on restart; use OpenFileUIDMemory to survive restarts).
@@ -109,8 +113,8 @@ func (s *Session) Receive(ctx context.Context, opts ReceiveOptions, h func(conte
 	if s.set.store == nil {
 		return ErrNoStore
 	}
-	if opts.MaxMessages < 0 {
-		return fmt.Errorf("mailsession: ReceiveOptions.MaxMessages %d is negative", opts.MaxMessages)
+	if opts.MaxMessages < 0 || opts.CommitEvery < 0 {
+		return fmt.Errorf("mailsession: ReceiveOptions.MaxMessages (%d) and CommitEvery (%d) must not be negative", opts.MaxMessages, opts.CommitEvery)
 	}
 	mem := opts.Memory
 	if mem == nil && !opts.Delete {
@@ -164,7 +168,7 @@ func (s *Session) receiveOnce(ctx context.Context, opts ReceiveOptions, mem UIDM
 		}
 	}
 	var handlerErrs []error
-	handed := 0
+	handed, marked := 0, 0
 	for _, info := range list {
 		if opts.MaxMessages > 0 && handed >= opts.MaxMessages {
 			break
@@ -205,8 +209,19 @@ func (s *Session) receiveOnce(ctx context.Context, opts ReceiveOptions, mem UIDM
 		}
 		if opts.Delete {
 			err = st.Delete(ctx, info.UID)
+			marked++
 		} else {
 			err = mem.Remember(key, info.UID)
+		}
+		if err == nil && opts.Delete && opts.CommitEvery > 0 && marked == opts.CommitEvery {
+			// Commit this batch; the UIDs of the listing stay valid.
+			marked = 0
+			if err = st.CloseContext(ctx); err == nil {
+				st, err = s.openStore(ctx, opts.Folder)
+				if err != nil {
+					return errors.Join(append(handlerErrs, err)...)
+				}
+			}
 		}
 		if err != nil {
 			st.Abort()

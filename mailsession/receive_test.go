@@ -359,3 +359,34 @@ func TestReceiveIMAPFolder(t *testing.T) {
 		t.Error("POP3 Receive from a folder other than INBOX succeeded")
 	}
 }
+
+// With CommitEvery, a run that dies half way has committed the batches
+// before: here 5 messages, batches of 2, the run ends after the 4th
+// handler; 1 and 2 are deleted, 3 and 4 (their batch never committed) and
+// 5 stay.
+func TestReceiveCommitEveryBatch(t *testing.T) {
+	for _, proto := range storeProtos {
+		t.Run(proto, func(t *testing.T) {
+			srv := mailtest.NewServer(t)
+			msgs := subjects(5)
+			deliver(t, srv, msgs...)
+			s := storeSession(t, srv, mailtest.Plain, proto)
+			ctx, cancel := context.WithCancel(ctxT(t))
+			n := 0
+			err := s.Receive(ctx, ReceiveOptions{Delete: true, CommitEvery: 2}, func(ctx context.Context, m *Received) error {
+				n++
+				if n == 4 {
+					cancel() // the process "dies" after this handler
+				}
+				return nil
+			})
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("Receive = %v, want context.Canceled", err)
+			}
+			left := srv.Messages(mailtest.DefaultUser)
+			if len(left) != 3 || !bytes.Equal(left[0].Data, msgs[2]) || !bytes.Equal(left[2].Data, msgs[4]) {
+				t.Errorf("server holds %d messages, want m3 m4 m5", len(left))
+			}
+		})
+	}
+}
