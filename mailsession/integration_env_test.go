@@ -158,22 +158,31 @@ func (e itEnv) dovecot(proto, host string, mode tlsMode, a account) endpointSpec
 }
 
 // javaMailProps writes JavaMail properties (mail.smtp.*, mail.pop3.* ...) as
-// a properties file and loads it, as an application would. Implicit TLS is
-// spelled mail.<p>.ssl.enable=true on the plain protocol name.
+// a properties file and loads it, as an application would. Both JavaMail
+// spellings of implicit TLS are used: the transport as protocol smtps with
+// mail.smtps.* keys, the store as mail.<p>.ssl.enable=true on the plain
+// protocol name.
 func javaMailProps(t testing.TB, smtp endpointSpec, store *endpointSpec, from string) *properties.Properties {
 	t.Helper()
 	var b strings.Builder
-	fmt.Fprintf(&b, "# JavaMail session properties\nmail.transport.protocol=smtp\nmail.from=%s\n", from)
-	writeEndpoint(&b, "mail.", smtp.proto, smtp, true)
+	tp := "smtp"
+	if smtp.mode == implicit {
+		tp = "smtps"
+	}
+	fmt.Fprintf(&b, "# JavaMail session properties\nmail.transport.protocol=%s\nmail.from=%s\n", tp, from)
+	writeEndpoint(&b, "mail."+tp+".", smtp, false)
 	if store != nil {
 		fmt.Fprintf(&b, "mail.store.protocol=%s\n", store.proto)
-		writeEndpoint(&b, "mail.", store.proto, *store, true)
+		writeEndpoint(&b, "mail."+store.proto+".", *store, true)
 	}
 	return loadProps(t, b.String())
 }
 
-// portalProps writes a Liferay portal-ext.properties: mail.session.* keys,
-// "secure network connection" as protocol smtps / pop3s / imaps.
+// portalProps writes a Liferay portal-ext.properties as Liferay documents
+// it: mail.session.mail.smtp.* and mail.session.mail.pop3.* keys, "Use a
+// secure network connection" as protocol smtps / pop3s with the same keys.
+// Liferay has no IMAP fields: an IMAP store is written with JavaMail's
+// mail.imap.* keys under the mail.session. prefix.
 func portalProps(t testing.TB, smtp endpointSpec, store *endpointSpec, from string) *properties.Properties {
 	t.Helper()
 	var b strings.Builder
@@ -184,20 +193,20 @@ func portalProps(t testing.TB, smtp endpointSpec, store *endpointSpec, from stri
 		tp = "smtps"
 	}
 	fmt.Fprintf(&b, "mail.session.mail.transport.protocol=%s\n", tp)
-	writeEndpoint(&b, "mail.session.mail.", tp, smtp, false)
+	writeEndpoint(&b, "mail.session.mail.smtp.", smtp, false)
 	if store != nil {
 		sp := store.proto
 		if store.mode == implicit {
 			sp += "s"
 		}
 		fmt.Fprintf(&b, "mail.session.mail.store.protocol=%s\n", sp)
-		writeEndpoint(&b, "mail.session.mail.", sp, *store, false)
+		writeEndpoint(&b, "mail.session.mail."+store.proto+".", *store, false)
 	}
 	return loadProps(t, b.String())
 }
 
-func writeEndpoint(b *strings.Builder, prefix, proto string, ep endpointSpec, sslEnable bool) {
-	p := prefix + proto + "."
+// writeEndpoint writes ep's keys under the prefix p (e.g. "mail.smtp.").
+func writeEndpoint(b *strings.Builder, p string, ep endpointSpec, sslEnable bool) {
 	fmt.Fprintf(b, "%shost=%s\n%sport=%d\n", p, ep.host, p, ep.port)
 	if ep.acct.addr != "" {
 		fmt.Fprintf(b, "%suser=%s\n%spassword=%s\n", p, ep.acct.addr, p, escapeProp(ep.acct.password))
