@@ -332,3 +332,34 @@ func deleteOne(t *testing.T, ctx context.Context, s *mailsession.Session, subjec
 		t.Fatalf("Close (commit the deletion): %v", err)
 	}
 }
+
+// TestIntegrationLargeMessage streams a 20 MB attachment through Postfix
+// into Dovecot and reads it back over POP3 and IMAP intact.
+func TestIntegrationLargeMessage(t *testing.T) {
+	e := stack(t)
+	ctx := testContext(t, 3*time.Minute)
+	user := e.user("heidi")
+	e.emptyMailbox(t, user)
+	host := e["JMAIL_IT_STRICT_HOST"]
+	smtp := e.postfix(host, implicit, user)
+	pop3Spec := e.dovecot("pop3", host, implicit, user)
+	imapSpec := e.dovecot("imap", host, startTLS, user)
+	pop3 := sessionFrom(t, true, portalProps(t, smtp, &pop3Spec, user.addr))
+	imap := sessionFrom(t, false, javaMailProps(t, smtp, &imapSpec, user.addr))
+
+	c := newComposed(uniq(t.Name()))
+	c.data = make([]byte, 20<<20)
+	for i := range c.data {
+		c.data[i] = byte(i ^ i>>8 ^ i>>16)
+	}
+	if err := pop3.Send(ctx, c.message(user.addr, user.addr)); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	e.waitDelivered(t, user, 1, time.Minute)
+	viaPOP3, _ := readStore(t, ctx, pop3, "Subject")
+	viaIMAP, _ := readStore(t, ctx, imap, "Subject")
+	if !bytes.Equal(viaPOP3[c.subject], viaIMAP[c.subject]) {
+		t.Fatalf("POP3 (%d bytes) and IMAP (%d bytes) return different messages", len(viaPOP3[c.subject]), len(viaIMAP[c.subject]))
+	}
+	c.verify(t, stripTrace(t, viaIMAP[c.subject], mtaTraceHeaders))
+}
