@@ -7,6 +7,16 @@
 #   .ci/mailservers.sh stop    stop only what start started (pid files)
 #   .ci/mailservers.sh env     print the KEY=VALUE settings the tests read
 #   .ci/mailservers.sh status  say what is running
+#   .ci/mailservers.sh postfix stop|abort|start
+#                              stop (abort: abruptly) or start only Postfix, for
+#                              the fault-survival test
+#
+# By hand:  .ci/mailservers.sh start
+#           go test -race -tags integration -count=1 -run Integration ./mailsession/
+#           .ci/mailservers.sh stop
+# (the tests read $JMAIL_IT_DIR/env themselves; `eval "$(.ci/mailservers.sh env)"`
+# works too). start leaves servers that already run alone: stop, then start,
+# to apply a changed configuration.
 #
 # Everything lives in the state directory ${JMAIL_IT_DIR:-/tmp/jmail-it}, outside
 # the repository: certificates, configs, queues, maildirs, logs, the Mailpit
@@ -46,7 +56,8 @@
 #   Received: from mail.jmail.test by mail.jmail.test with LMTP id ...
 #   	(envelope-from <...>) for <...>; date            (Dovecot LMTP, folded)
 #   Received: from HELO (localhost [127.0.0.1]) by mail.jmail.test (Postfix)
-#   	with ESMTPSA id ... for <...>; date              (Postfix, folded)
+#   	with ESMTPSA id QUEUEID for <...>; date          (Postfix, folded;
+#   	ESMTP/ESMTPS/ESMTPSA as the client used TLS and AUTH)
 # Postfix also adds Message-Id and Date when missing and strips Bcc (clients on
 # 127.0.0.1 are "local"); the library always writes Message-Id and Date.
 # Mailpit stores the submitted bytes with two header fields prepended:
