@@ -28,19 +28,55 @@ type UIDMemory interface {
 	Retain(mailbox string, present []string) error
 }
 
+// uidSets are remembered UIDs by mailbox.
+type uidSets map[string]map[string]struct{}
+
+func (u uidSets) has(mailbox, uid string) bool {
+	_, ok := u[mailbox][uid]
+	return ok
+}
+
+// add records uid; it reports whether it was new.
+func (u uidSets) add(mailbox, uid string) bool {
+	if u[mailbox] == nil {
+		u[mailbox] = map[string]struct{}{}
+	}
+	if _, ok := u[mailbox][uid]; ok {
+		return false
+	}
+	u[mailbox][uid] = struct{}{}
+	return true
+}
+
+// retain drops the UIDs of mailbox not in present; it reports whether any
+// was dropped.
+func (u uidSets) retain(mailbox string, present []string) bool {
+	keep := make(map[string]struct{}, len(present))
+	for _, id := range present {
+		keep[id] = struct{}{}
+	}
+	changed := false
+	for id := range u[mailbox] {
+		if _, ok := keep[id]; !ok {
+			delete(u[mailbox], id)
+			changed = true
+		}
+	}
+	return changed
+}
+
 // MemoryUIDMemory is a UIDMemory in memory: it lasts as long as the
 // process. The zero value is ready to use.
 type MemoryUIDMemory struct {
 	mu sync.Mutex
-	m  map[string]map[string]struct{}
+	m  uidSets
 }
 
 // Seen implements UIDMemory.
 func (m *MemoryUIDMemory) Seen(mailbox, uid string) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	_, ok := m.m[mailbox][uid]
-	return ok, nil
+	return m.m.has(mailbox, uid), nil
 }
 
 // Remember implements UIDMemory.
@@ -48,12 +84,9 @@ func (m *MemoryUIDMemory) Remember(mailbox, uid string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.m == nil {
-		m.m = map[string]map[string]struct{}{}
+		m.m = uidSets{}
 	}
-	if m.m[mailbox] == nil {
-		m.m[mailbox] = map[string]struct{}{}
-	}
-	m.m[mailbox][uid] = struct{}{}
+	m.m.add(mailbox, uid)
 	return nil
 }
 
@@ -61,23 +94,8 @@ func (m *MemoryUIDMemory) Remember(mailbox, uid string) error {
 func (m *MemoryUIDMemory) Retain(mailbox string, present []string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	retain(m.m[mailbox], present)
+	m.m.retain(mailbox, present)
 	return nil
-}
-
-func retain(set map[string]struct{}, present []string) bool {
-	keep := make(map[string]struct{}, len(present))
-	for _, u := range present {
-		keep[u] = struct{}{}
-	}
-	changed := false
-	for u := range set {
-		if _, ok := keep[u]; !ok {
-			delete(set, u)
-			changed = true
-		}
-	}
-	return changed
 }
 
 // FileUIDMemory is a UIDMemory kept in a JSON file, so that it survives
@@ -89,7 +107,7 @@ func retain(set map[string]struct{}, present []string) bool {
 type FileUIDMemory struct {
 	path string
 	mu   sync.Mutex
-	m    map[string]map[string]struct{}
+	m    uidSets
 }
 
 // fileUIDs is the file's JSON form: mailbox → UIDs, sorted.
@@ -100,7 +118,7 @@ type fileUIDs struct {
 // OpenFileUIDMemory loads the memory at path; a missing file is an empty
 // memory (the file is created on the first change).
 func OpenFileUIDMemory(path string) (*FileUIDMemory, error) {
-	f := &FileUIDMemory{path: path, m: map[string]map[string]struct{}{}}
+	f := &FileUIDMemory{path: path, m: uidSets{}}
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return f, nil
@@ -126,21 +144,16 @@ func OpenFileUIDMemory(path string) (*FileUIDMemory, error) {
 func (f *FileUIDMemory) Seen(mailbox, uid string) (bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	_, ok := f.m[mailbox][uid]
-	return ok, nil
+	return f.m.has(mailbox, uid), nil
 }
 
 // Remember implements UIDMemory and writes the file.
 func (f *FileUIDMemory) Remember(mailbox, uid string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.m[mailbox] == nil {
-		f.m[mailbox] = map[string]struct{}{}
-	}
-	if _, ok := f.m[mailbox][uid]; ok {
+	if !f.m.add(mailbox, uid) {
 		return nil
 	}
-	f.m[mailbox][uid] = struct{}{}
 	if err := f.save(); err != nil {
 		delete(f.m[mailbox], uid)
 		return err
@@ -153,7 +166,7 @@ func (f *FileUIDMemory) Remember(mailbox, uid string) error {
 func (f *FileUIDMemory) Retain(mailbox string, present []string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if !retain(f.m[mailbox], present) {
+	if !f.m.retain(mailbox, present) {
 		return nil
 	}
 	return f.save()
