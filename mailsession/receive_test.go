@@ -351,6 +351,14 @@ func TestReceiveIMAPFolder(t *testing.T) {
 	if n := len(srv.Messages(mailtest.DefaultUser)); n != 1 {
 		t.Errorf("INBOX holds %d messages, want 1", n)
 	}
+	st, err := s.OpenFolder(ctxT(t), "Lists")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if list, err := st.List(ctxT(t)); err != nil || len(list) != 0 {
+		t.Errorf("Lists after Receive with Delete: %v, %v", list, err)
+	}
+	st.Close()
 	if err := s.Receive(ctxT(t), ReceiveOptions{Folder: "No such folder"}, func(context.Context, *Received) error { return nil }); err == nil {
 		t.Error("Receive from a missing folder succeeded")
 	}

@@ -151,6 +151,12 @@ func (s *Session) OpenStore(ctx context.Context) (*Store, error) {
 	return s.openStore(ctx, "")
 }
 
+// OpenFolder is OpenStore on another IMAP folder ("" or "INBOX": the
+// inbox). POP3 has only the inbox: another name fails.
+func (s *Session) OpenFolder(ctx context.Context, folder string) (*Store, error) {
+	return s.openStore(ctx, folder)
+}
+
 // openStore opens the store on folder (IMAP; "" is INBOX).
 func (s *Session) openStore(ctx context.Context, folder string) (*Store, error) {
 	ep := s.set.store
