@@ -3,6 +3,7 @@
 package mailsession_test
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -171,6 +172,27 @@ func TestIntegrationCheck(t *testing.T) {
 			})
 		}
 	}
+
+	t.Run("wrong-password", func(t *testing.T) {
+		// Check tells a refused login apart from a working server.
+		ctx := testContext(t, time.Minute)
+		wrong := user
+		wrong.password = "wrong-secret"
+		st := e.dovecot("imap", strict, implicit, wrong)
+		s := sessionFrom(t, false, javaMailProps(t, e.postfix(strict, startTLS, wrong), &st, user.addr))
+		rep, err := s.Check(ctx)
+		if !errors.Is(err, mailsession.ErrAuth) {
+			t.Fatalf("Check with a wrong password: %v, want ErrAuth", err)
+		}
+		for what, r := range map[string]*mailsession.EndpointReport{"transport": rep.Transport, "store": rep.Store} {
+			if r == nil || r.Authenticated || !errors.Is(r.Err, mailsession.ErrAuth) {
+				t.Errorf("%s report %+v: want a failed login with ErrAuth", what, r)
+			}
+			if r != nil && strings.Contains(r.String(), "wrong-secret") {
+				t.Errorf("%s report shows the password: %s", what, r)
+			}
+		}
+	})
 
 	t.Run("unreachable", func(t *testing.T) {
 		// A port nothing listens on: Check returns the error and the report.
