@@ -196,9 +196,9 @@ func TestCutMidFetchIsAnError(t *testing.T) {
 // silent server.
 func TestWatchdogTimesOutSilentServer(t *testing.T) {
 	srv := mailtest.NewServer(t)
-	opt := Options{ReadTimeout: 200 * time.Millisecond}
+	opt := Options{ReadTimeout: time.Second}
 	c := open(t, srv, mailtest.Plain, opt)
-	srv.SetFaults(mailtest.Faults{ReplyDelay: 3 * time.Second})
+	srv.SetFaults(mailtest.Faults{ReplyDelay: 4 * time.Second})
 	err := c.Noop(testContext(t))
 	var ne net.Error
 	if !errors.Is(err, ErrTimeout) || !errors.As(err, &ne) || !ne.Timeout() {
@@ -210,8 +210,8 @@ func TestWatchdogTimesOutSilentServer(t *testing.T) {
 // counts.
 func TestIdleConnectionSurvivesReadTimeout(t *testing.T) {
 	srv := mailtest.NewServer(t)
-	c := open(t, srv, mailtest.Plain, Options{ReadTimeout: 100 * time.Millisecond})
-	time.Sleep(400 * time.Millisecond)
+	c := open(t, srv, mailtest.Plain, Options{ReadTimeout: 300 * time.Millisecond})
+	time.Sleep(1500 * time.Millisecond)
 	if err := c.Noop(testContext(t)); err != nil {
 		t.Fatalf("NOOP after idling: %v", err)
 	}

@@ -131,12 +131,12 @@ func TestDefectD_NoDeadlineAfterDial(t *testing.T) {
 	// Conn holds the net.Conn it dialled and reads it without one. Ours
 	// gives every read its own deadline, go-pop3's reads included.
 	srv := mailtest.NewServer(t, mailtest.WithUser(mailtest.DefaultUser, mailtest.DefaultPassword), mailtest.WithUser("other@example.com", "pw"))
-	c := dial(t, srv, mailtest.Plain, Options{ReadTimeout: 100 * time.Millisecond})
-	c2 := connect(t, srv, mailtest.Plain, Options{ReadTimeout: 100 * time.Millisecond})
+	c := dial(t, srv, mailtest.Plain, Options{ReadTimeout: time.Second})
+	c2 := connect(t, srv, mailtest.Plain, Options{ReadTimeout: time.Second})
 	if err := c2.Login(testContext(t), "other@example.com", "pw"); err != nil {
 		t.Fatal(err)
 	}
-	srv.SetFaults(mailtest.Faults{ReplyDelay: 2 * time.Second})
+	srv.SetFaults(mailtest.Faults{ReplyDelay: 4 * time.Second})
 	var ne net.Error
 	if err := c.Noop(testContext(t)); !errors.As(err, &ne) || !ne.Timeout() {
 		t.Errorf("NOOP (go-pop3's I/O) against a silent server = %v, want a timeout", err)
