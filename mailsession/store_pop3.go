@@ -19,7 +19,6 @@ type pop3Store struct {
 	rset  bool             // mail.pop3.rsetbeforequit
 	nums  map[string]int   // UIDL → message number, from the last listing
 	sizes map[string]int64 // UIDL → size
-	order []string         // UIDLs in message-number order
 	inf   storeInfo
 }
 
@@ -159,12 +158,10 @@ func (st *pop3Store) list(ctx context.Context) ([]MessageInfo, error) {
 	}
 	st.nums = make(map[string]int, len(uidl))
 	st.sizes = make(map[string]int64, len(uidl))
-	st.order = st.order[:0]
 	out := make([]MessageInfo, 0, len(uidl))
 	for _, it := range uidl {
 		st.nums[it.UID] = it.Num
 		st.sizes[it.UID] = size[it.Num]
-		st.order = append(st.order, it.UID)
 		out = append(out, MessageInfo{UID: it.UID, Size: size[it.Num]})
 	}
 	st.inf.Messages = len(out)
