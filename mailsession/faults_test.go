@@ -3,11 +3,15 @@ package mailsession
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/emersion/go-smtp"
 
 	"github.com/jmailgo/jmail/mailsession/mailtest"
 )
@@ -378,5 +382,76 @@ func TestAttachmentReadErrorSendsNothing(t *testing.T) {
 			t.Fatalf("a message with a failed attachment was delivered")
 		}
 		sendOK(t, s, mailtest.DefaultUser)
+	})
+}
+
+// closingBackend answers the second MAIL on every connection with 421, as
+// Postfix does on a connection it has timed out or is shutting down (RFC
+// 5321 4.2.2: the service is closing the channel).
+type closingBackend struct {
+	mu        sync.Mutex
+	delivered int
+	conns     int
+}
+
+func (b *closingBackend) NewSession(*smtp.Conn) (smtp.Session, error) {
+	b.mu.Lock()
+	b.conns++
+	b.mu.Unlock()
+	return &closingSession{b: b}, nil
+}
+
+type closingSession struct {
+	b     *closingBackend
+	mails int
+}
+
+func (s *closingSession) Mail(string, *smtp.MailOptions) error {
+	s.mails++
+	if s.mails > 1 {
+		return &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 4, 2}, Message: "timeout exceeded"}
+	}
+	return nil
+}
+func (s *closingSession) Rcpt(string, *smtp.RcptOptions) error { return nil }
+func (s *closingSession) Data(r io.Reader) error {
+	if _, err := io.Copy(io.Discard, r); err != nil {
+		return err
+	}
+	s.b.mu.Lock()
+	s.b.delivered++
+	s.b.mu.Unlock()
+	return nil
+}
+func (s *closingSession) Reset()        {}
+func (s *closingSession) Logout() error { return nil }
+
+// TestPooledConnection421Replaced: a pooled connection whose server answers
+// 421 (closing) before anything was accepted is replaced and the message
+// sent once on a new connection, not reported as failed.
+func TestPooledConnection421Replaced(t *testing.T) {
+	bothTransactionStyles(t, func(t *testing.T, _ bool, opt Option) {
+		checkNoLeaks(t)
+		b := &closingBackend{}
+		srv := smtp.NewServer(b)
+		srv.Domain = "localhost"
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		go srv.Serve(ln)
+		t.Cleanup(func() { srv.Close() })
+		s := mustSession(t, nil, WithHost("127.0.0.1", ln.Addr().(*net.TCPAddr).Port), WithFrom("a@example.com"), opt)
+		for i := range 3 {
+			if err := s.Send(ctxT(t), &Message{To: []string{"b@example.com"}, Text: "x"}); err != nil {
+				t.Fatalf("send %d: %v", i, err)
+			}
+		}
+		s.Close()
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if b.delivered != 3 || b.conns != 3 {
+			t.Errorf("%d delivered on %d connections, want 3 on 3", b.delivered, b.conns)
+		}
 	})
 }

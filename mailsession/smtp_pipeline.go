@@ -89,8 +89,9 @@ func (sc *smtpConn) transactPipelined(ctx context.Context, ep *endpoint, env env
 			return netFail("RSET", err, true, nil, nil)
 		}
 		if r := replies[0]; r.code/100 != 2 {
-			// The server is out of step; do not reuse it.
-			return txResult{err: &SendError{Unsent: env.rcpts, Err: &protocolError{Op: "RSET", Addr: addr, Err: replyError(r.code, r.msg)}}}
+			// The server is out of step or closing (421); do not reuse
+			// it. Nothing was accepted: a 421 may be retried elsewhere.
+			return txResult{err: &SendError{Unsent: env.rcpts, Err: &protocolError{Op: "RSET", Addr: addr, Err: replyError(r.code, r.msg)}}, retry: r.code == 421 && ctx.Err() == nil}
 		}
 		sc.dirty = false
 		next = 1
@@ -99,7 +100,11 @@ func (sc *smtpConn) transactPipelined(ctx context.Context, ep *endpoint, env env
 		return netFail("MAIL FROM", err, true, nil, nil)
 	}
 	var mailErr error
-	if r := replies[next]; r.code/100 != 2 {
+	if r := replies[next]; r.code == 421 {
+		// The server is closing (idle timeout, shutdown) before anything
+		// was accepted: a new connection may take the message.
+		return txResult{err: &SendError{Unsent: env.rcpts, Err: &protocolError{Op: "MAIL FROM", Addr: addr, Err: replyError(r.code, r.msg)}}, retry: ctx.Err() == nil}
+	} else if r.code/100 != 2 {
 		mailErr = mailFromError(ep, replyError(r.code, r.msg))
 	}
 	next++

@@ -236,6 +236,10 @@ func (sc *smtpConn) transact(ctx context.Context, ep *endpoint, env envelope, bo
 			res.err = err
 		}
 	}
+	if res.keep && isClosingReply(res.err) {
+		// A 421 anywhere means the server is closing the channel.
+		res.keep = false
+	}
 	sc.lastUsed = time.Now()
 	return res
 }
@@ -244,7 +248,7 @@ func (sc *smtpConn) transactBound(ctx context.Context, ep *endpoint, env envelop
 	addr := ep.Addr()
 	if sc.dirty {
 		if err := sc.c.Reset(); err != nil {
-			return txResult{err: &protocolError{Op: "RSET", Addr: addr, Err: withContext(ctx, err)}, retry: !isReply(err)}
+			return txResult{err: &protocolError{Op: "RSET", Addr: addr, Err: withContext(ctx, err)}, retry: !isReply(err) || isClosingReply(err)}
 		}
 		sc.dirty = false
 	}
@@ -254,6 +258,11 @@ func (sc *smtpConn) transactBound(ctx context.Context, ep *endpoint, env envelop
 	}
 	if err := sc.c.Mail(env.from, mailOpts); err != nil {
 		err = withContext(ctx, err)
+		if isClosingReply(err) {
+			// 421 before anything was accepted: the server is closing
+			// (idle timeout, shutdown); a new connection may take it.
+			return txResult{err: &SendError{Unsent: env.rcpts, Err: &protocolError{Op: "MAIL FROM", Addr: addr, Err: err}}, retry: ctx.Err() == nil}
+		}
 		if isReply(err) {
 			sc.dirty = true
 			return txResult{err: &SendError{Unsent: env.rcpts, Err: &protocolError{Op: "MAIL FROM", Addr: addr, Err: mailFromError(ep, err)}}, keep: true}
@@ -349,6 +358,24 @@ func (sc *smtpConn) quit(ep *endpoint) {
 
 // close drops the connection without a word.
 func (sc *smtpConn) close() { sc.c.Close() }
+
+// isClosingReply reports whether err holds a 421 reply: the server is
+// closing the connection (RFC 5321, 3.8), which cannot be used again.
+func isClosingReply(err error) bool {
+	var smtpErr *smtp.SMTPError
+	if errors.As(err, &smtpErr) && smtpErr.Code == 421 {
+		return true
+	}
+	var se *SendError
+	if errors.As(err, &se) {
+		for _, r := range se.Rejected {
+			if r.Code == 421 {
+				return true
+			}
+		}
+	}
+	return false
+}
 
 // isReply reports whether err is a reply from the server (as opposed to a
 // network failure): the connection is still in step.
