@@ -104,7 +104,15 @@ func TestCloseWaitsForSendsInProgress(t *testing.T) {
 		done <- s.Send(ctxT(t), &Message{To: []string{mailtest.DefaultUser}, Text: "in flight"})
 	}()
 	<-started
-	time.Sleep(30 * time.Millisecond) // let the send take its connection
+	// Wait until the send holds a pool slot (it is then counted as in
+	// progress): a fixed sleep would let a slow machine call Close first.
+	for len(s.pool.sem) == 0 {
+		select {
+		case err := <-done:
+			t.Fatalf("send ended before Close: %v", err)
+		case <-time.After(time.Millisecond):
+		}
+	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
