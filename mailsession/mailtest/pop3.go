@@ -312,8 +312,8 @@ func (p *pop3Conn) stat() (n int, size int) {
 
 // message parses a message number and returns the live message.
 func (p *pop3Conn) message(arg string) (int, *pop3Message, error) {
-	n, err := strconv.Atoi(strings.TrimSpace(arg))
-	if err != nil || n < 1 || n > len(p.msgs) {
+	n, ok := pop3Number(strings.TrimSpace(arg))
+	if !ok || n < 1 || n > len(p.msgs) {
 		return 0, nil, fmt.Errorf("-ERR no such message")
 	}
 	m := &p.msgs[n-1]
@@ -321,6 +321,16 @@ func (p *pop3Conn) message(arg string) (int, *pop3Message, error) {
 		return 0, nil, fmt.Errorf("-ERR message %d already deleted", n)
 	}
 	return n, m, nil
+}
+
+// pop3Number parses a message number or line count: ASCII digits only
+// (RFC 1939), no sign, no spaces.
+func pop3Number(s string) (int, bool) {
+	if s == "" || strings.TrimLeft(s, "0123456789") != "" {
+		return 0, false
+	}
+	n, err := strconv.Atoi(s)
+	return n, err == nil
 }
 
 func (p *pop3Conn) transaction(verb, arg string) error {
@@ -354,11 +364,11 @@ func (p *pop3Conn) transaction(verb, arg string) error {
 		num, lines := arg, -1
 		if verb == "TOP" {
 			f := strings.Fields(arg)
-			k := -1
+			k, ok := -1, false
 			if len(f) == 2 {
-				k, _ = strconv.Atoi(f[1])
+				k, ok = pop3Number(f[1])
 			}
-			if k < 0 {
+			if !ok {
 				return p.reply("-ERR usage: TOP msg n")
 			}
 			num, lines = f[0], k

@@ -129,6 +129,11 @@ func TestPOP3ExactBytes(t *testing.T) {
 		if got := string(p.multi()); !strings.HasSuffix(got, "Subject: pop3\r\n\r\n") {
 			t.Errorf("TOP 1 0 = %q", got)
 		}
+		for _, bad := range []string{"TOP 1", "TOP 1 x", "TOP 1 -1", "TOP 1 2 3", "TOP x 1", "TOP 2 1", "TOP 1 +1", "RETR +1", "LIST 01x"} {
+			if l := p.cmd(bad); !strings.HasPrefix(l, "-ERR") {
+				t.Errorf("%s = %q, want -ERR", bad, l)
+			}
+		}
 		p.ok("UIDL")
 		if got := string(p.multi()); !strings.HasPrefix(got, "1 1.1\r\n") {
 			t.Errorf("UIDL = %q", got)
@@ -162,6 +167,11 @@ func TestPOP3DeleteOnlyAtQuit(t *testing.T) {
 		p2 := dialPOP3(t, s, false)
 		p2.ok("USER " + DefaultUser)
 		ok := strings.HasPrefix(p2.cmd("PASS "+DefaultPassword), "+OK")
+		if ok {
+			// QUIT releases the lock before its reply; a mere close
+			// would race with the next login below.
+			p2.ok("QUIT")
+		}
 		p2.conn.Close()
 		return ok
 	})
