@@ -28,6 +28,8 @@ func TestJavaLive(t *testing.T) {
 		"\\", "\\", "\\\\", "\r", "\n", "\r\n", " ", "\t", "\f", "=", ":", "#", "!",
 		"\\u", "\\u0041", "\\uD83D", "\\uDE00", "\\u00", "u", "0", "a", "F", "k", "key", "v", "t", "n",
 		"é", "€", "😀", "\ufeff", "\xe2\x82", "\xed\xa0\x80", "\xf0\x90\x80", "\xff", "\xc3", "\x80", "\x00", "\v",
+		"\\\r", "\\\r\n", "\r\r", "\\ ", "\\=", "\\:", "\\#", "\\!", "\\uDBFF", "\\uDFFF", "\\uFFFF", "\\uFEFF",
+		"\\u000", "\\u0009", "\u0085", "\u2028", "\xef\xbf\xbf", "\xf4\x8f\xbf\xbf", "\xf4\x90\x80\x80", "\xe0\x80\x80", "\xc0\xaf",
 	}
 	seed := uint64(1)
 	if v, err := strconv.ParseUint(os.Getenv("PROPERTIES_JAVA_SEED"), 10, 64); err == nil {
