@@ -31,16 +31,9 @@ func parseAdvanced(text string) ([]advancedEntry, []string) {
 	if len(lines) > maxAdvancedLines {
 		return nil, []string{fmt.Sprintf("The box has %d lines; at most %d are accepted.", len(lines), maxAdvancedLines)}
 	}
-	for i := 0; i < len(lines); i++ {
-		start := i
-		logical := lines[i]
-		// A line ending in an odd number of backslashes continues on the
-		// next line, exactly as Properties.load reads it.
-		for continues(lines[i]) && i+1 < len(lines) {
-			i++
-			logical += "\n" + lines[i]
-		}
-		p, err := properties.Load(strings.NewReader(logical))
+	for _, l := range logicalLines(lines) {
+		start := l.first
+		p, err := properties.Load(strings.NewReader(l.text))
 		if err != nil {
 			var se *properties.SyntaxError
 			if errors.As(err, &se) {
@@ -66,6 +59,30 @@ func parseAdvanced(text string) ([]advancedEntry, []string) {
 	return entries, problems
 }
 
+// logicalLine is one logical line of the box: its text (physical lines
+// joined with "\n") and the index of its first and last physical line.
+type logicalLine struct {
+	first, last int
+	text        string
+}
+
+// logicalLines groups physical lines: a line ending in an odd number of
+// backslashes continues on the next one, exactly as Properties.load reads
+// it.
+func logicalLines(lines []string) []logicalLine {
+	var out []logicalLine
+	for i := 0; i < len(lines); i++ {
+		l := logicalLine{first: i, text: lines[i]}
+		for continues(lines[i]) && i+1 < len(lines) {
+			i++
+			l.text += "\n" + lines[i]
+		}
+		l.last = i
+		out = append(out, l)
+	}
+	return out
+}
+
 // continues reports whether a physical line ends in an odd number of
 // backslashes (and is not a comment line), so the logical line goes on.
 func continues(line string) bool {
@@ -78,4 +95,111 @@ func continues(line string) bool {
 		n++
 	}
 	return n%2 == 1
+}
+
+// isSecretKey reports whether a JavaMail key holds a password or a token:
+// its value is never sent back to the browser, in the box as in the
+// password fields.
+func isSecretKey(k string) bool {
+	k = strings.ToLower(k)
+	return strings.HasSuffix(k, "password") || strings.Contains(k, "token") || strings.Contains(k, "secret")
+}
+
+// secretLine is a secret key's value in the box and the logical line that
+// sets it, as written.
+type secretLine struct{ value, text string }
+
+// secretOf returns the secret key a logical line sets, if it sets exactly
+// one key and that key is secret.
+func secretOf(text string) (key, value string, ok bool) {
+	p, err := properties.Load(strings.NewReader(text))
+	if err != nil || p.Len() != 1 {
+		return "", "", false
+	}
+	for k, v := range p.All() {
+		if isSecretKey(k) {
+			return k, v, true
+		}
+	}
+	return "", "", false
+}
+
+// advancedSecrets returns the secret keys the box sets (the last line of a
+// key wins, as when it is loaded).
+func advancedSecrets(text string) map[string]secretLine {
+	m := map[string]secretLine{}
+	for _, l := range logicalLines(strings.Split(text, "\n")) {
+		if k, v, ok := secretOf(l.text); ok {
+			m[k] = secretLine{value: v, text: l.text}
+		}
+	}
+	return m
+}
+
+// rewriteSecrets returns text with each logical line that sets a secret
+// key replaced by what fn returns for it (keep: the line as it is).
+func rewriteSecrets(text string, fn func(line int, key, value, orig string) (repl string, keep bool)) string {
+	lines := strings.Split(text, "\n")
+	var out []string
+	for _, l := range logicalLines(lines) {
+		if k, v, ok := secretOf(l.text); ok {
+			if repl, keep := fn(l.first+1, k, v, l.text); !keep {
+				out = append(out, repl)
+				continue
+			}
+		}
+		out = append(out, lines[l.first:l.last+1]...)
+	}
+	return strings.Join(out, "\n")
+}
+
+// maskAdvanced returns the box as the page shows it. A secret value that is
+// the stored one becomes the placeholder (submitted unchanged, it keeps
+// the stored value); any other secret value (typed, not saved) is emptied
+// and its line number returned, so the page can ask for it again.
+func maskAdvanced(text string, stored map[string]secretLine) (string, []int) {
+	var retype []int
+	masked := rewriteSecrets(text, func(line int, k, v, _ string) (string, bool) {
+		switch {
+		case v == "" || v == passwordPlaceholder:
+			return "", true
+		case stored[k].value == v:
+			return escapeKey(k) + "=" + passwordPlaceholder, false
+		default:
+			retype = append(retype, line)
+			return escapeKey(k) + "=", false
+		}
+	})
+	return masked, retype
+}
+
+// unmaskAdvanced puts the stored lines back where the submitted box still
+// holds the placeholder for a stored secret.
+func unmaskAdvanced(text string, stored map[string]secretLine) string {
+	return rewriteSecrets(text, func(_ int, k, v, _ string) (string, bool) {
+		if s, ok := stored[k]; ok && v == passwordPlaceholder {
+			return s.text, false
+		}
+		return "", true
+	})
+}
+
+// escapeKey writes a key as a properties file line must: with the
+// separators, comment characters and whitespace it contains escaped.
+func escapeKey(k string) string {
+	var b strings.Builder
+	for _, r := range k {
+		switch r {
+		case ' ', '=', ':', '#', '!', '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case '\t':
+			b.WriteString(`\t`)
+		case '\f':
+			b.WriteString(`\f`)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }

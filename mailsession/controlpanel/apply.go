@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 
 	"github.com/jmailgo/jmail/jndi"
 	"github.com/jmailgo/jmail/mailsession"
@@ -210,6 +212,23 @@ func (h *Handler) formPage(w http.ResponseWriter, r *http.Request, s, stored set
 			d.F[pw.name] = f
 		}
 	}
+	// The box too: a stored password or token shows as the placeholder,
+	// a typed one is emptied and asked for again.
+	adv := d.F[fAdvanced]
+	masked, retype := maskAdvanced(s.Advanced, advancedSecrets(stored.Advanced))
+	adv.Value = masked
+	if len(retype) > 0 {
+		where := "line " + strconv.Itoa(retype[0])
+		if len(retype) > 1 {
+			nums := make([]string, len(retype))
+			for i, n := range retype {
+				nums[i] = strconv.Itoa(n)
+			}
+			where = "lines " + strings.Join(nums, ", ")
+		}
+		adv.Hint += " Enter the password or token on " + where + " again: passwords are never sent back to the browser."
+	}
+	d.F[fAdvanced] = adv
 	d.AdvancedErrors = problems
 	d.CSRF = h.csrf.token(w, r)
 	return d

@@ -185,6 +185,7 @@ func settingsFromForm(f url.Values, stored settings) settings {
 	if s.SMTPPassword == passwordPlaceholder {
 		s.SMTPPassword = stored.SMTPPassword
 	}
+	s.Advanced = unmaskAdvanced(s.Advanced, advancedSecrets(stored.Advanced))
 	if s.JNDIName == "" {
 		s.JNDIName = DefaultJNDIName
 	}

@@ -864,3 +864,65 @@ func containsVerb(cmds []string, verb string) bool {
 	}
 	return false
 }
+
+// A password written in the additional-properties box (mail.smtp.password=...)
+// is a password like the fields': the page shows a placeholder for it, and
+// submitting the placeholder keeps the stored value.
+func TestAdvancedBoxPasswordsNotSentBack(t *testing.T) {
+	f := newFixture(t, "", WithoutAuthorization())
+	const boxSecret = "box-Secret-77Zq"
+	file := f.portalFile() + "mail.session.mail.advanced.properties=mail.from=" + testUser +
+		`\nmail.pop3.password=` + boxSecret + `\nmail.smtp.auth.xoauth2.token=` + boxSecret + "tok\n"
+	if err := os.WriteFile(f.path, []byte(file), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	page, _ := f.get(f.client)
+	if strings.Contains(page, boxSecret) {
+		t.Fatalf("the page shows a password from the additional-properties box")
+	}
+	m := regexp.MustCompile(`(?s)<textarea[^>]*>(.*?)</textarea>`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatal("no textarea")
+	}
+	box := strings.NewReplacer("&#43;", "+", "&#34;", `"`, "&amp;", "&", "&#39;", "'", "&lt;", "<", "&gt;", ">").Replace(m[1])
+	if !strings.Contains(box, "mail.pop3.password="+passwordPlaceholder) || !strings.Contains(box, "mail.from="+testUser) {
+		t.Fatalf("the box does not show the placeholder for the password:\n%s", box)
+	}
+
+	// Submitted unchanged: the stored values are kept.
+	form := f.form("save")
+	form.Set(fSMTPPassword, passwordPlaceholder)
+	form.Set(fAdvanced, strings.ReplaceAll(box, "\n", "\r\n"))
+	status, body := f.post(form)
+	if status != http.StatusOK || strings.Contains(body, boxSecret) {
+		t.Fatalf("save: %d (or the password is in the response)\n%s", status, body)
+	}
+	p, err := properties.LoadFile(f.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	adv, _ := p.Get(KeyAdvancedProperties)
+	if !strings.Contains(adv, "mail.pop3.password="+boxSecret) || !strings.Contains(adv, "mail.smtp.auth.xoauth2.token="+boxSecret+"tok") ||
+		strings.Contains(adv, passwordPlaceholder) {
+		t.Errorf("the box's passwords were not kept:\n%s", adv)
+	}
+
+	// A new password typed into the box of a form that fails validation is
+	// not echoed back either.
+	form = f.form("save")
+	form.Set(fSMTPPort, "0")
+	form.Set(fAdvanced, "mail.smtp.password=typed-New-Pw99\nmail.pop3.password="+passwordPlaceholder)
+	status, body = f.post(form)
+	if status != http.StatusUnprocessableEntity {
+		t.Fatalf("status %d, want 422", status)
+	}
+	if strings.Contains(body, "typed-New-Pw99") || strings.Contains(body, boxSecret) {
+		t.Errorf("a password from the box is in the re-shown form")
+	}
+	if !strings.Contains(body, "mail.pop3.password="+passwordPlaceholder) {
+		t.Errorf("the kept box password lost its placeholder")
+	}
+	if !strings.Contains(body, "Enter the password or token on line 1 again") {
+		t.Errorf("the page does not ask for the typed box password again")
+	}
+}

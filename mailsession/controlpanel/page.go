@@ -105,13 +105,20 @@ func newPageData(s settings, errs fieldErrors, testFrom, testTo string) *pageDat
 	add(field{Name: fSMTPPassword, Label: "Password", Summary: "Outgoing password", Value: secret(s.SMTPPassword), Type: "password", Autocomplete: "new-password",
 		Hint: passwordHint(s.SMTPPassword)})
 	add(field{Name: fAdvanced, Summary: "Additional JavaMail properties", Label: "Manually specify additional JavaMail properties to override the above configuration",
-		Value: s.Advanced, Hint: "One key=value per line, e.g. mail.smtp.connectiontimeout=10000. They override the fields above."})
+		Value: maskedAdvanced(s.Advanced), Hint: "One key=value per line, e.g. mail.smtp.connectiontimeout=10000. They override the fields above."})
 	add(field{Name: fJNDIName, Label: "JNDI name", Value: s.JNDIName, Autocomplete: "off",
 		Hint: "Code looks the session up under this name; default " + DefaultJNDIName + "."})
 	add(field{Name: fTestFrom, Label: "From", Value: testFrom, Type: "email", Autocomplete: "off",
 		Hint: "Empty: the session's default sender (mail.from)."})
 	add(field{Name: fTestTo, Label: "To", Value: testTo, Type: "email", Autocomplete: "off"})
 	return d
+}
+
+// maskedAdvanced is the stored additional-properties box as the page shows
+// it: a placeholder for every password or token.
+func maskedAdvanced(text string) string {
+	masked, _ := maskAdvanced(text, advancedSecrets(text))
+	return masked
 }
 
 // defaultPort is the port a protocol uses when the field is empty, shown
