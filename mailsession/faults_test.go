@@ -455,3 +455,36 @@ func TestPooledConnection421Replaced(t *testing.T) {
 		}
 	})
 }
+
+// TestNonASCIIAddressWithoutSMTPUTF8 sends to a non-ASCII address through a
+// server that does not offer SMTPUTF8: a permanent error in both
+// transaction styles, nothing retried, and the connection stays in use.
+func TestNonASCIIAddressWithoutSMTPUTF8(t *testing.T) {
+	bothTransactionStyles(t, func(t *testing.T, _ bool, opt Option) {
+		rec := &recorder{}
+		srv := smtp.NewServer(rec) // SMTPUTF8 not enabled
+		srv.Domain = "localhost"
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		go srv.Serve(ln)
+		t.Cleanup(func() { srv.Close() })
+		s := mustSession(t, nil, WithHost("127.0.0.1", ln.Addr().(*net.TCPAddr).Port), WithFrom("a@example.com"), opt)
+		if err := s.Send(ctxT(t), &Message{To: []string{"b@example.com"}, Text: "x"}); err != nil {
+			t.Fatal(err)
+		}
+		err = s.Send(ctxT(t), &Message{To: []string{"zoë@example.com"}, Text: "x"})
+		if err == nil || IsTemporary(err) || !errors.Is(err, ErrPermanent) || !strings.Contains(err.Error(), "SMTPUTF8") {
+			t.Fatalf("err %v, want a permanent error naming SMTPUTF8", err)
+		}
+		if err := s.Send(ctxT(t), &Message{To: []string{"b@example.com"}, Text: "x"}); err != nil {
+			t.Fatal(err)
+		}
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		if len(rec.hello) != 1 {
+			t.Errorf("%d connections, want 1 (the refusal is not a connection failure)", len(rec.hello))
+		}
+	})
+}

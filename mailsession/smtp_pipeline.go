@@ -232,7 +232,7 @@ func (sc *smtpConn) mailCommand(ep *endpoint, env envelope) (string, error) {
 	}
 	if !isASCII(env.from) || !allASCII(env.rcpts) {
 		if !sc.has("SMTPUTF8") {
-			return "", errors.New("server does not support SMTPUTF8, needed for non-ASCII addresses")
+			return "", errNoSMTPUTF8
 		}
 		b.WriteString(" SMTPUTF8")
 	}

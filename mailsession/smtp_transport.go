@@ -254,6 +254,11 @@ func (sc *smtpConn) transactBound(ctx context.Context, ep *endpoint, env envelop
 	}
 	mailOpts := &smtp.MailOptions{Return: smtp.DSNReturn(ep.DSNRet)}
 	if !isASCII(env.from) || !allASCII(env.rcpts) {
+		if !sc.has("SMTPUTF8") {
+			// Checked here: go-smtp's own refusal is not a reply and would
+			// pass for a broken connection.
+			return txResult{err: &SendError{Unsent: env.rcpts, Err: &protocolError{Op: "MAIL FROM", Addr: addr, Err: errNoSMTPUTF8}}, keep: true}
+		}
 		mailOpts.UTF8 = true
 	}
 	if err := sc.c.Mail(env.from, mailOpts); err != nil {
@@ -358,6 +363,10 @@ func (sc *smtpConn) quit(ep *endpoint) {
 
 // close drops the connection without a word.
 func (sc *smtpConn) close() { sc.c.Close() }
+
+// errNoSMTPUTF8 refuses a non-ASCII envelope address to a server without
+// SMTPUTF8 (RFC 6531).
+var errNoSMTPUTF8 = fmt.Errorf("%w: the server does not support SMTPUTF8, needed for non-ASCII addresses", ErrPermanent)
 
 // isClosingReply reports whether err holds a 421 reply: the server is
 // closing the connection (RFC 5321, 3.8), which cannot be used again.
