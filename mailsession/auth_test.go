@@ -138,13 +138,13 @@ func TestNoCredentialsOverCleartextToRemoteHost(t *testing.T) {
 }
 
 func TestDebugTraceRedactsAuth(t *testing.T) {
-	for _, mech := range []string{"PLAIN", "LOGIN", "XOAUTH2"} {
+	for _, mech := range []string{"PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2", "OAUTHBEARER"} {
 		srv := mailtest.NewServer(t)
 		srv.SetAuthMechanisms(mech)
 		var buf bytes.Buffer
 		l := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		pw := mailtest.DefaultPassword
-		if mech == "XOAUTH2" {
+		if mech == "XOAUTH2" || mech == "OAUTHBEARER" {
 			pw = mailtest.DefaultToken
 		}
 		s := newTestSession(t, srv, mailtest.Plain, WithDebug(l), WithAuth(mailtest.DefaultUser, pw), WithProperty("mail.smtp.auth.mechanisms", mech))
@@ -160,6 +160,14 @@ func TestDebugTraceRedactsAuth(t *testing.T) {
 		for _, sec := range secrets {
 			if strings.Contains(out, sec) {
 				t.Errorf("%s: trace contains %q:\n%s", mech, sec, out)
+			}
+		}
+		// Whatever the mechanism's encoding, no word of the trace decodes
+		// to something holding the secret.
+		for _, word := range strings.Fields(out) {
+			word = strings.Trim(word, `"`)
+			if dec, err := base64.StdEncoding.DecodeString(word); err == nil && strings.Contains(string(dec), pw) {
+				t.Errorf("%s: trace holds the secret base64-encoded: %q", mech, word)
 			}
 		}
 		for _, want := range []string{"C: EHLO", "C: AUTH " + mech, "<redacted>", "S: 235", "C: MAIL FROM", "<message body", "C: QUIT"} {
