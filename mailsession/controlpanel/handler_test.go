@@ -560,6 +560,16 @@ func TestAdvancedPropertiesErrorsHaveLineNumbers(t *testing.T) {
 	if strings.Contains(body, "Line 2:") || strings.Contains(body, "Line 4:") {
 		t.Error("a valid line is reported")
 	}
+	// Each line's message is tied to the box for screen readers.
+	if !strings.Contains(body, `aria-describedby="advancedProperties-hint advancedProperties-err advancedProperties-err-1 advancedProperties-err-2 advancedProperties-err-3"`) ||
+		!strings.Contains(body, `<span class="error" id="advancedProperties-err-3">Line 7:`) {
+		t.Errorf("the box's line messages are not tied to it with aria-describedby")
+	}
+	// The form posts to #report: where the browser lands (below the form on
+	// a phone), the report says nothing was checked and links to the problems.
+	if !strings.Contains(body, `<a href="#error-summary">`) {
+		t.Errorf("the report area does not point to the error summary")
+	}
 	if f.file() != "" {
 		t.Error("an invalid form was saved")
 	}

@@ -15,7 +15,9 @@ var pageHTML string
 //go:embed style.css
 var styleCSS string
 
-var pageTemplate = template.Must(template.New("page").Parse(pageHTML))
+var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{
+	"inc": func(i int) int { return i + 1 }, // 1-based numbering of repeated ids
+}).Parse(pageHTML))
 
 // contentSecurityPolicy allows nothing but the page's own inline style
 // (by hash), form posts to itself, and no framing: no script runs at all.
