@@ -366,7 +366,12 @@ func writeAttachment(mw *message.Writer, a Attachment, inline bool) error {
 	if a.Filename != "" {
 		dparams = map[string]string{"filename": a.Filename}
 	}
-	h.SetContentDisposition(disp, dparams)
+	// mime.FormatMediaType writes a non-ASCII file name as an RFC 2231
+	// parameter (filename*=utf-8''...); go-message's SetContentDisposition
+	// would put an encoded-word inside a quoted string, which RFC 2047 (5)
+	// forbids. The Content-Type name keeps the encoded-word form that older
+	// clients read.
+	h.Set("Content-Disposition", mime.FormatMediaType(disp, dparams))
 	if a.ContentID != "" {
 		id := strings.Trim(a.ContentID, "<>")
 		h.Set("Content-ID", "<"+id+">")

@@ -179,6 +179,10 @@ func TestComposeStructure(t *testing.T) {
 			t.Fatalf("line %d is %d bytes long", i, len(line))
 		}
 	}
+	// A non-ASCII file name goes out as an RFC 2231 parameter.
+	if !bytes.Contains(data, []byte(`filename*=utf-8''report%20%E2%82%AC.pdf`)) {
+		t.Errorf("file name not RFC 2231-encoded:\n%s", data[max(0, bytes.Index(data, []byte("report"))-200):][:400])
+	}
 	e, err := message.Read(bytes.NewReader(data))
 	if err != nil {
 		t.Fatal(err)
