@@ -15,10 +15,12 @@ type StoreOptions struct {
 	// does. Otherwise the output is UTF-8, as Java's store(Writer) with a
 	// UTF-8 writer: only \t \n \r \f and the syntax characters are escaped.
 	Latin1 bool
-	// Comment, when not empty, is written first as comment lines, as
-	// Java's store(out, comments) does: each line break starts a new "#"
-	// line. Unlike Java, no date line is written, so output is
-	// reproducible.
+	// Comment, when not empty, is written first as comment lines, byte
+	// for byte as Java's store(out, comments) writes them: each line break
+	// starts a new "#" line and characters above U+00FF are \u escaped
+	// (with Latin1, U+0080..U+00FF are single ISO-8859-1 bytes, as Java
+	// writes them).
+	// Unlike Java, no date line is written, so output is reproducible.
 	Comment string
 }
 
@@ -42,7 +44,7 @@ func (p *Properties) StoreWith(w io.Writer, opts StoreOptions) error {
 	bw := bufio.NewWriter(w)
 	var buf []byte
 	if opts.Comment != "" {
-		buf = appendComment(buf, opts.Comment)
+		buf = appendComment(buf, opts.Comment, opts.Latin1)
 	}
 	for k, v := range p.All() {
 		buf = appendEscaped(buf, k, true, opts.Latin1)
@@ -120,10 +122,12 @@ func appendEscaped(buf []byte, s string, isKey, latin1 bool) []byte {
 }
 
 // appendComment writes comment as Java's Properties.writeComments does:
-// every line starts with '#' unless it already starts with '#' or '!', and
-// characters outside U+0020..U+007E other than line breaks are \u escaped
-// (keeping the output loadable in both encodings).
-func appendComment(buf []byte, comment string) []byte {
+// every line starts with '#' unless it already starts with '#' or '!';
+// characters above U+00FF are \u escaped (UTF-16 units), others are
+// written as they are: one byte each in ISO-8859-1 (latin1), UTF-8
+// otherwise. Only CR and LF end a comment line, so the output loads in
+// both encodings with the comment ignored.
+func appendComment(buf []byte, comment string, latin1 bool) []byte {
 	buf = append(buf, '#')
 	for i := 0; i < len(comment); {
 		r, n := utf8.DecodeRuneInString(comment[i:])
@@ -138,15 +142,17 @@ func appendComment(buf []byte, comment string) []byte {
 				continue
 			}
 			buf = append(buf, '#')
-		case r < 0x20 || r > 0x7e:
+		case r > 0xff:
 			if r >= 0x10000 {
 				r1, r2 := utf16.EncodeRune(r)
 				buf = appendU(appendU(buf, uint16(r1)), uint16(r2))
 			} else {
 				buf = appendU(buf, uint16(r))
 			}
-		default:
+		case latin1:
 			buf = append(buf, byte(r))
+		default:
+			buf = utf8.AppendRune(buf, r)
 		}
 	}
 	return append(buf, '\n')

@@ -5,7 +5,9 @@ import (
 	"flag"
 	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -38,6 +40,7 @@ var storeCases = []struct {
 	{"bom", "", [][2]string{{"\ufeffkey", "\ufeff"}, {"k", "v"}}},
 	{"empty", "", [][2]string{{"", ""}, {"k", ""}, {"", ""}}},
 	{"comment", "hello\nworld\r\n#already\n!bang\r€ and ünïcödé\n", [][2]string{{"k", "v"}}},
+	{"comment_controls", "tab\there \x01\x7f\u0085\u00a0\u00ff\u0100 😀\f=:\\\r\r\n\n!", [][2]string{{"k", "v"}}},
 	{"portal", "Liferay mail settings", [][2]string{
 		{"mail.session.mail.smtp.host", "smtp.example.com"},
 		{"mail.session.mail.smtp.password", "p@ss w=rd:#!"},
@@ -77,7 +80,7 @@ func TestStoreMatchesJava(t *testing.T) {
 					}
 					continue
 				}
-				if latin1 {
+				if latin1 && c.comment == "" {
 					for _, b := range out.Bytes() {
 						if b >= 0x80 {
 							t.Fatalf("StoreLatin1 wrote a non-ASCII byte %#x", b)
@@ -166,4 +169,78 @@ func TestStoreInvalidUTF8(t *testing.T) {
 	if want := "k\ufffd=\ufffd\ufffd\n"; b.String() != want {
 		t.Errorf("Store = %q, want %q", b.String(), want)
 	}
+}
+
+// TestStoreBytesLikeJava runs only where a java command exists: for every
+// store case it has Java 17 store the same map (with the same comment) with
+// store(OutputStream) and store(Writer), and checks that our StoreLatin1
+// and Store wrote the same bytes, apart from Java's date line and the order
+// of the entries (Java 17 writes them in hash order, we in insertion order).
+func TestStoreBytesLikeJava(t *testing.T) {
+	java, err := exec.LookPath("java")
+	if err != nil {
+		t.Skip("no java on PATH")
+	}
+	if testing.Short() {
+		t.Skip("slow: starts a JVM per case")
+	}
+	dir := t.TempDir()
+	for _, c := range storeCases {
+		t.Run(c.name, func(t *testing.T) {
+			p := storeCaseProps(c.kv)
+			ours := map[bool]*bytes.Buffer{false: {}, true: {}}
+			for latin1, b := range ours {
+				if err := p.StoreWith(b, StoreOptions{Latin1: latin1, Comment: c.comment}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			in := filepath.Join(dir, c.name+".in")
+			if err := os.WriteFile(in, ours[true].Bytes(), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			commentFile := "-"
+			if c.comment != "" {
+				commentFile = filepath.Join(dir, c.name+".comment")
+				if err := os.WriteFile(commentFile, []byte(c.comment), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			outs := map[bool]string{true: filepath.Join(dir, c.name+".latin1"), false: filepath.Join(dir, c.name+".utf8")}
+			cmd := exec.Command(java, "testdata/java/StoreLikeJava.java", in, commentFile, outs[true], outs[false])
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("java: %v\n%s", err, out)
+			}
+			for latin1, path := range outs {
+				javaOut, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got, want := comparableStore(t, ours[latin1].Bytes(), false), comparableStore(t, javaOut, true); got != want {
+					t.Errorf("latin1=%v:\n ours %q\njava  %q", latin1, got, want)
+				}
+			}
+		})
+	}
+}
+
+// comparableStore returns store output with the comment lines first as
+// written, then the entry lines sorted; dated drops the date line that
+// Java writes after the comment.
+func comparableStore(t *testing.T, b []byte, dated bool) string {
+	t.Helper()
+	lines := strings.SplitAfter(string(b), "\n")
+	i := 0
+	for i < len(lines) && (strings.HasPrefix(lines[i], "#") || strings.HasPrefix(lines[i], "!")) {
+		i++
+	}
+	head := lines[:i]
+	if dated {
+		if len(head) == 0 {
+			t.Fatalf("no date line in Java's output %q", b)
+		}
+		head = head[:len(head)-1]
+	}
+	entries := slices.Clone(lines[i:])
+	slices.Sort(entries)
+	return strings.Join(head, "") + strings.Join(entries, "")
 }
