@@ -28,6 +28,7 @@ type NameError struct {
 	Err  error
 }
 
+// Error names the operation and the name.
 func (e *NameError) Error() string {
 	if e.Op == "" {
 		return fmt.Sprintf("jndi: %q: %v", e.Name, e.Err)
@@ -46,6 +47,7 @@ type TypeError struct {
 	Got  reflect.Type // the dynamic type of the bound object
 }
 
+// Error names the name and both types.
 func (e *TypeError) Error() string {
 	return fmt.Sprintf("jndi: lookup %q: bound object is %v, not %v", e.Name, e.Got, e.Want)
 }

@@ -68,6 +68,7 @@ type ResourceError struct {
 	Err        error
 }
 
+// Error names the file, line, name and type of the element.
 func (e *ResourceError) Error() string {
 	where := fmt.Sprintf("line %d", e.Line)
 	if e.File != "" {

@@ -17,10 +17,12 @@ type ValueError struct {
 	Err   error
 }
 
+// Error names the key, the value and the type wanted.
 func (e *ValueError) Error() string {
 	return fmt.Sprintf("properties: %s=%q is not a valid %s: %v", e.Key, e.Value, e.Type, e.Err)
 }
 
+// Unwrap returns the parse error.
 func (e *ValueError) Unwrap() error { return e.Err }
 
 // Bool returns the value of key read as Java's Boolean.parseBoolean does:

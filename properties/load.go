@@ -21,6 +21,7 @@ type SyntaxError struct {
 	Text string
 }
 
+// Error names the line and the malformed escape.
 func (e *SyntaxError) Error() string {
 	return fmt.Sprintf("properties: line %d: malformed \\uxxxx encoding %q", e.Line, e.Text)
 }
