@@ -89,3 +89,25 @@ func TestWriteFileAtomicFollowsSymlinkAndSetsMode(t *testing.T) {
 		t.Errorf("temporary files left: %v", m)
 	}
 }
+
+// A link to a file that does not exist yet (an operator's layout prepared
+// before the first save) is kept too: the save creates its target.
+func TestWriteFileAtomicDanglingSymlink(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "data"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "portal-ext.properties")
+	if err := os.Symlink(filepath.Join("data", "portal-ext.properties"), link); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeFileAtomic(link, []byte("new\n")); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("the link was replaced by a file: %v", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "data", "portal-ext.properties")); err != nil || string(b) != "new\n" {
+		t.Errorf("the link's target: %q, %v", b, err)
+	}
+}

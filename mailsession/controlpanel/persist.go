@@ -16,10 +16,10 @@ import (
 // the rename itself is durable.
 //
 // A symbolic link at path is followed, so the file it points to is replaced
-// and the link kept.
+// (or created) and the link kept.
 func writeFileAtomic(path string, data []byte) (err error) {
-	if real, err := filepath.EvalSymlinks(path); err == nil {
-		path = real
+	if path, err = linkTarget(path); err != nil {
+		return fmt.Errorf("controlpanel: save: %w", err)
 	}
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
@@ -58,6 +58,31 @@ func writeFileAtomic(path string, data []byte) (err error) {
 		}
 	}
 	return nil
+}
+
+// linkTarget returns the file that path names once symbolic links are
+// followed, also when the last link points to a file that does not exist
+// yet (filepath.EvalSymlinks fails then, and writing to path itself would
+// replace the operator's link with a file).
+func linkTarget(path string) (string, error) {
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		return real, nil
+	}
+	for range 40 { // as many as Linux follows
+		fi, err := os.Lstat(path)
+		if err != nil || fi.Mode()&os.ModeSymlink == 0 {
+			return path, nil // not a link (or missing): path itself
+		}
+		dest, err := os.Readlink(path)
+		if err != nil {
+			return "", err
+		}
+		if !filepath.IsAbs(dest) {
+			dest = filepath.Join(filepath.Dir(path), dest)
+		}
+		path = dest
+	}
+	return "", fmt.Errorf("%s: too many levels of symbolic links", path)
 }
 
 // persist writes s into the properties file in place: the form's keys get
