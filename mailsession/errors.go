@@ -45,6 +45,7 @@ type SettingError struct {
 	Err   error
 }
 
+// Error names the key and its value (redacted for a password or token key).
 func (e *SettingError) Error() string {
 	v := e.Value
 	if isSecretKey(e.Key) {
@@ -53,6 +54,7 @@ func (e *SettingError) Error() string {
 	return fmt.Sprintf("mailsession: setting %s=%q: %v", e.Key, v, e.Err)
 }
 
+// Unwrap returns the underlying error.
 func (e *SettingError) Unwrap() error { return e.Err }
 
 // Is makes a SettingError match ErrPermanent.
@@ -71,6 +73,7 @@ type RecipientError struct {
 	Message      string // the server's text
 }
 
+// Error gives the address with the server's reply code, enhanced code and text.
 func (e *RecipientError) Error() string {
 	if e.Code == 0 {
 		return fmt.Sprintf("<%s>: %s", e.Address, e.Message)
@@ -97,6 +100,8 @@ type SendError struct {
 	Err      error
 }
 
+// Error summarises the failure, each refused recipient with its reply, and
+// who did and did not receive the message.
 func (e *SendError) Error() string {
 	var b strings.Builder
 	b.WriteString("mailsession: send failed")

@@ -135,6 +135,7 @@ type Warning struct {
 	Message string
 }
 
+// String gives the key and the advice on one line.
 func (w Warning) String() string {
 	if w.Key == "" {
 		return w.Message
