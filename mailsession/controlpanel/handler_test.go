@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -935,4 +936,99 @@ func TestAdvancedBoxPasswordsNotSentBack(t *testing.T) {
 	if !strings.Contains(body, "Enter the password or token on line 1 again") {
 		t.Errorf("the page does not ask for the typed box password again")
 	}
+}
+
+// Two administrators saving at the same time: the saves are applied one
+// after the other, so the file is one complete save (comments kept, no
+// temporary file left), the published session is the one the file
+// describes, and the replaced sessions are closed.
+func TestConcurrentSavesSerialized(t *testing.T) {
+	f := newFixture(t, "", WithoutAuthorization())
+	if err := os.WriteFile(f.path, []byte(f.portalFile()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		status int
+		body   string
+	}
+	results := make(chan result, 2)
+	var wg sync.WaitGroup
+	for i, timeout := range []string{"1111", "2222"} {
+		c := f.client
+		if i == 1 {
+			c = f.newClient()
+		}
+		_, tok := f.get(c)
+		form := f.form("save")
+		form.Set(fAdvanced, "mail.smtp.connectiontimeout="+timeout)
+		form.Set(csrfField, tok)
+		wg.Go(func() {
+			status, body := f.postRaw(c, form, nil)
+			results <- result{status, body}
+		})
+	}
+	wg.Wait()
+	close(results)
+	for r := range results {
+		if r.status != http.StatusOK {
+			t.Fatalf("save: %d\n%s", r.status, r.body)
+		}
+	}
+	got := f.file()
+	if !strings.HasPrefix(got, "# Operator's notes: keep this comment.\n") || !strings.Contains(got, "# trailing comment\n") ||
+		strings.Count(got, "mail.session.mail.advanced.properties=") != 1 {
+		t.Errorf("the file is not one complete save:\n%s", got)
+	}
+	p, err := properties.Load(strings.NewReader(got))
+	if err != nil {
+		t.Fatal(err)
+	}
+	adv, _ := p.Get(KeyAdvancedProperties)
+	if got := f.lookup().Property("mail.smtp.connectiontimeout"); "mail.smtp.connectiontimeout="+got != adv {
+		t.Errorf("published session has connectiontimeout %q, the file says %q", got, adv)
+	}
+	if leftovers, _ := filepath.Glob(filepath.Join(filepath.Dir(f.path), ".*.tmp")); len(leftovers) > 0 {
+		t.Errorf("temporary files left: %v", leftovers)
+	}
+}
+
+// Nothing the page logs, on success or failure, holds a password.
+func TestLogsHoldNoPassword(t *testing.T) {
+	var buf lockedBuffer
+	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	f := newFixture(t, "", WithoutAuthorization(), WithLogger(log))
+	form := f.form("save")
+	form.Set(fAdvanced, "mail.imap.password="+testPassword+"box")
+	if status, body := f.post(form); status != http.StatusOK {
+		t.Fatalf("save: %d\n%s", status, body)
+	}
+	form = f.form("save")
+	form.Set(fSMTPPassword, testPassword+"wrong")
+	if status, body := f.post(form); status != http.StatusOK {
+		t.Fatalf("save: %d\n%s", status, body)
+	}
+	f.post(url.Values{"action": {"send"}, fTestTo: {"ops@example.org"}})
+	if buf.String() == "" {
+		t.Fatal("nothing was logged")
+	}
+	if strings.Contains(buf.String(), testPassword) {
+		t.Errorf("a password is in the log:\n%s", buf.String())
+	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
