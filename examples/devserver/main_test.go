@@ -75,3 +75,20 @@ func TestRunPrintsPropertiesAndMessages(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestRunRejectsBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"-mode", "ssl"},
+		{"-store", "smtp"},
+		{"-smtp", "x"},
+		{"-nosuchflag"},
+	} {
+		var out syncBuffer
+		if err := run(context.Background(), args, &out); err == nil {
+			t.Errorf("run(%q) = nil error, want one", args)
+		}
+		if strings.Contains(out.String(), "waiting for mail") {
+			t.Errorf("run(%q) started serving", args)
+		}
+	}
+}
