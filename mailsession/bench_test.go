@@ -48,9 +48,45 @@ func benchServer(b *testing.B) *mailtest.Server {
 
 func BenchmarkSequential(b *testing.B) {
 	srv := benchServer(b)
-	addr := srv.Addr(srv.Ports().SMTP)
-	port := srv.Ports().SMTP
+	reset := func() {
+		srv.Reset()
+		srv.SetFaults(mailtest.Faults{NoSTARTTLS: true})
+	}
+	benchSequential(b, srv.Addr(srv.Ports().SMTP), reset)
 
+	b.Run("session-pooled-compose", func(b *testing.B) {
+		s, err := New(WithHost("127.0.0.1", srv.Ports().SMTP), WithLogger(quietLogger()))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer s.Close()
+		ctx := context.Background()
+		text := strings.Repeat(strings.Repeat("x", 70)+"\n", 13)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if err := s.Send(ctx, &Message{From: benchFrom, To: []string{benchTo}, Subject: "bench", Text: text}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		reset()
+	})
+}
+
+// benchSequential sends benchMessage one after another to the SMTP server
+// at addr three ways, side by side: the pooled session, net/smtp.SendMail
+// (a connection per message) and a bare go-smtp client on one connection
+// without RSET. reset runs after each (nil: nothing to reset).
+func benchSequential(b *testing.B, addr string, reset func()) {
+	_, portStr, _ := net.SplitHostPort(addr)
+	port, _ := strconv.Atoi(portStr)
+	after := func(b *testing.B) {
+		b.StopTimer()
+		if reset != nil {
+			reset()
+		}
+	}
 	b.Run("session-pooled", func(b *testing.B) {
 		s, err := New(WithHost("127.0.0.1", port), WithLogger(quietLogger()))
 		if err != nil {
@@ -66,29 +102,7 @@ func BenchmarkSequential(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		b.StopTimer()
-		srv.Reset()
-		srv.SetFaults(mailtest.Faults{NoSTARTTLS: true})
-	})
-
-	b.Run("session-pooled-compose", func(b *testing.B) {
-		s, err := New(WithHost("127.0.0.1", port), WithLogger(quietLogger()))
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer s.Close()
-		ctx := context.Background()
-		text := strings.Repeat(strings.Repeat("x", 70)+"\n", 13)
-		b.ReportAllocs()
-		b.ResetTimer()
-		for i := 0; i < b.N; i++ {
-			if err := s.Send(ctx, &Message{From: benchFrom, To: []string{benchTo}, Subject: "bench", Text: text}); err != nil {
-				b.Fatal(err)
-			}
-		}
-		b.StopTimer()
-		srv.Reset()
-		srv.SetFaults(mailtest.Faults{NoSTARTTLS: true})
+		after(b)
 	})
 
 	b.Run("net-smtp-SendMail", func(b *testing.B) {
@@ -99,9 +113,7 @@ func BenchmarkSequential(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		b.StopTimer()
-		srv.Reset()
-		srv.SetFaults(mailtest.Faults{NoSTARTTLS: true})
+		after(b)
 	})
 
 	b.Run("go-smtp-bare-noRSET", func(b *testing.B) {
@@ -122,10 +134,8 @@ func BenchmarkSequential(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		b.StopTimer()
+		after(b)
 		c.Quit()
-		srv.Reset()
-		srv.SetFaults(mailtest.Faults{NoSTARTTLS: true})
 	})
 }
 
@@ -210,52 +220,7 @@ func smtpSink(b *testing.B) string {
 // BenchmarkSmtpSink is BenchmarkSequential against Postfix's smtp-sink, a
 // separate process: nothing the server does is counted in B/op.
 func BenchmarkSmtpSink(b *testing.B) {
-	addr := smtpSink(b)
-	_, portStr, _ := net.SplitHostPort(addr)
-	port, _ := strconv.Atoi(portStr)
-	b.Run("session-pooled", func(b *testing.B) {
-		s, err := New(WithHost("127.0.0.1", port), WithLogger(quietLogger()))
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer s.Close()
-		ctx := context.Background()
-		b.SetBytes(int64(len(benchMessage)))
-		b.ReportAllocs()
-		for i := 0; i < b.N; i++ {
-			if err := s.SendRaw(ctx, benchFrom, []string{benchTo}, bytes.NewReader(benchMessage)); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("net-smtp-SendMail", func(b *testing.B) {
-		b.SetBytes(int64(len(benchMessage)))
-		b.ReportAllocs()
-		for i := 0; i < b.N; i++ {
-			if err := netsmtp.SendMail(addr, nil, benchFrom, []string{benchTo}, benchMessage); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("go-smtp-bare-noRSET", func(b *testing.B) {
-		conn, err := net.Dial("tcp", addr)
-		if err != nil {
-			b.Fatal(err)
-		}
-		c := smtp.NewClient(conn)
-		defer c.Close()
-		if err := c.Hello("localhost"); err != nil {
-			b.Fatal(err)
-		}
-		b.SetBytes(int64(len(benchMessage)))
-		b.ReportAllocs()
-		b.ResetTimer()
-		for i := 0; i < b.N; i++ {
-			if err := c.SendMail(benchFrom, []string{benchTo}, bytes.NewReader(benchMessage)); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
+	benchSequential(b, smtpSink(b), nil)
 }
 
 // patternReader yields n bytes of a repeating pattern without allocating.
