@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/http"
+	"strings"
 )
 
 // errCSRF is the reason a POST is refused when its CSRF token is missing or
@@ -44,10 +45,23 @@ func newCSRF(trusted []string) (*csrf, error) {
 // cookieName is "__Host-" prefixed over HTTPS, so that the cookie cannot be
 // set by a sibling subdomain or over plain HTTP.
 func cookieName(r *http.Request) string {
-	if r.TLS != nil {
+	if overHTTPS(r) {
 		return "__Host-jmail_csrf"
 	}
 	return "jmail_csrf"
+}
+
+// overHTTPS reports whether the browser reached the page over HTTPS: the
+// connection is TLS, or a TLS-terminating reverse proxy in front (the usual
+// deployment of an admin page) says so in X-Forwarded-Proto. Trusting the
+// header only ever makes the cookie stricter: a client that sends it over
+// plain HTTP merely gets a cookie its browser will not keep.
+func overHTTPS(r *http.Request) bool {
+	if r.TLS != nil {
+		return true
+	}
+	proto, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ",")
+	return strings.EqualFold(strings.TrimSpace(proto), "https")
 }
 
 // token returns the form token for r, setting a fresh cookie on w when r has
@@ -66,7 +80,7 @@ func (c *csrf) token(w http.ResponseWriter, r *http.Request) string {
 		Value:    v,
 		Path:     "/",
 		HttpOnly: true,
-		Secure:   r.TLS != nil,
+		Secure:   overHTTPS(r),
 		SameSite: http.SameSiteStrictMode,
 	})
 	return c.mac(v)

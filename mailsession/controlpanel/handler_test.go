@@ -1032,3 +1032,39 @@ func (l *lockedBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// Over HTTPS, directly or behind a TLS-terminating proxy that says so in
+// X-Forwarded-Proto, the CSRF cookie is Secure and __Host- prefixed; over
+// plain HTTP it cannot be (a browser would drop it).
+func TestCSRFCookieSecureOverHTTPS(t *testing.T) {
+	f := newFixture(t, "", WithoutAuthorization())
+	tlsSrv := httptest.NewTLSServer(f.h)
+	t.Cleanup(tlsSrv.Close)
+	cookieOf := func(c *http.Client, url string, header http.Header) *http.Cookie {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		for k, v := range header {
+			req.Header[k] = v
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		readBody(t, resp)
+		if len(resp.Cookies()) != 1 {
+			t.Fatalf("cookies: %v", resp.Cookies())
+		}
+		return resp.Cookies()[0]
+	}
+	for name, ck := range map[string]*http.Cookie{
+		"TLS":               cookieOf(tlsSrv.Client(), tlsSrv.URL, nil),
+		"X-Forwarded-Proto": cookieOf(&http.Client{}, f.srv.URL, http.Header{"X-Forwarded-Proto": {"https"}}),
+	} {
+		if !ck.Secure || ck.Name != "__Host-jmail_csrf" || ck.Path != "/" || ck.Domain != "" {
+			t.Errorf("%s: cookie %+v, want a Secure __Host- cookie", name, ck)
+		}
+	}
+	if ck := cookieOf(&http.Client{}, f.srv.URL, nil); ck.Secure {
+		t.Errorf("plain HTTP: cookie %+v is Secure", ck)
+	}
+}
