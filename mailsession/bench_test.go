@@ -264,17 +264,10 @@ func (discardSession) Reset()        {}
 func (discardSession) Logout() error { return nil }
 
 func discardServer(b *testing.B) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := smtp.NewServer(discardBackend{})
-	srv.Domain = "localhost"
-	srv.MaxMessageBytes = 1 << 30
-	srv.ReadTimeout, srv.WriteTimeout = time.Minute, time.Minute
-	go srv.Serve(ln)
-	b.Cleanup(func() { srv.Close() })
-	return ln.Addr().(*net.TCPAddr).Port
+	return goSMTPServer(b, discardBackend{}, func(srv *smtp.Server) {
+		srv.MaxMessageBytes = 1 << 30
+		srv.ReadTimeout, srv.WriteTimeout = time.Minute, time.Minute
+	})
 }
 
 func BenchmarkAttachment100MB(b *testing.B) {

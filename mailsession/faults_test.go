@@ -433,15 +433,8 @@ func TestPooledConnection421Replaced(t *testing.T) {
 	bothTransactionStyles(t, func(t *testing.T, _ bool, opt Option) {
 		checkNoLeaks(t)
 		b := &closingBackend{}
-		srv := smtp.NewServer(b)
-		srv.Domain = "localhost"
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		go srv.Serve(ln)
-		t.Cleanup(func() { srv.Close() })
-		s := mustSession(t, nil, WithHost("127.0.0.1", ln.Addr().(*net.TCPAddr).Port), WithFrom("a@example.com"), opt)
+		port := goSMTPServer(t, b, nil)
+		s := mustSession(t, nil, WithHost("127.0.0.1", port), WithFrom("a@example.com"), opt)
 		for i := range 3 {
 			if err := s.Send(ctxT(t), &Message{To: []string{"b@example.com"}, Text: "x"}); err != nil {
 				t.Fatalf("send %d: %v", i, err)
@@ -462,19 +455,12 @@ func TestPooledConnection421Replaced(t *testing.T) {
 func TestNonASCIIAddressWithoutSMTPUTF8(t *testing.T) {
 	bothTransactionStyles(t, func(t *testing.T, _ bool, opt Option) {
 		rec := &recorder{}
-		srv := smtp.NewServer(rec) // SMTPUTF8 not enabled
-		srv.Domain = "localhost"
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		go srv.Serve(ln)
-		t.Cleanup(func() { srv.Close() })
-		s := mustSession(t, nil, WithHost("127.0.0.1", ln.Addr().(*net.TCPAddr).Port), WithFrom("a@example.com"), opt)
+		port := goSMTPServer(t, rec, nil) // SMTPUTF8 not enabled
+		s := mustSession(t, nil, WithHost("127.0.0.1", port), WithFrom("a@example.com"), opt)
 		if err := s.Send(ctxT(t), &Message{To: []string{"b@example.com"}, Text: "x"}); err != nil {
 			t.Fatal(err)
 		}
-		err = s.Send(ctxT(t), &Message{To: []string{"zoë@example.com"}, Text: "x"})
+		err := s.Send(ctxT(t), &Message{To: []string{"zoë@example.com"}, Text: "x"})
 		if err == nil || IsTemporary(err) || !errors.Is(err, ErrPermanent) || !strings.Contains(err.Error(), "SMTPUTF8") {
 			t.Fatalf("err %v, want a permanent error naming SMTPUTF8", err)
 		}

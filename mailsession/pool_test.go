@@ -180,19 +180,10 @@ func (s *recSession) Logout() error { return nil }
 
 func TestEnvelopeParameters(t *testing.T) {
 	rec := &recorder{}
-	srv := smtp.NewServer(rec)
-	srv.Domain = "localhost"
-	srv.EnableDSN = true
-	srv.EnableSMTPUTF8 = true
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	port := goSMTPServer(t, rec, func(srv *smtp.Server) { srv.EnableDSN, srv.EnableSMTPUTF8 = true, true })
 	s := mustSession(t, props(
 		"mail.smtp.host", "127.0.0.1",
-		"mail.smtp.port", strconv.Itoa(ln.Addr().(*net.TCPAddr).Port),
+		"mail.smtp.port", strconv.Itoa(port),
 		"mail.smtp.localhost", "app.example.com",
 		"mail.smtp.dsn.notify", "FAILURE,DELAY",
 		"mail.smtp.dsn.ret", "HDRS",
@@ -276,19 +267,12 @@ func (stallSession) Logout() error { return nil }
 func TestWriteTimeoutCoversDataBody(t *testing.T) {
 	checkNoLeaks(t)
 	release := make(chan struct{})
-	srv := smtp.NewServer(stallBackend{release})
-	srv.Domain = "localhost"
-	srv.MaxMessageBytes = 1 << 30
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(func() { close(release); srv.Close() })
-	s := mustSession(t, nil, WithHost("127.0.0.1", ln.Addr().(*net.TCPAddr).Port), WithFrom("a@example.com"),
+	port := goSMTPServer(t, stallBackend{release}, func(srv *smtp.Server) { srv.MaxMessageBytes = 1 << 30 })
+	t.Cleanup(func() { close(release) }) // runs before the server's Close
+	s := mustSession(t, nil, WithHost("127.0.0.1", port), WithFrom("a@example.com"),
 		WithTimeouts(time.Second, time.Second, 200*time.Millisecond))
 	// ctxT's 20 s would end a hung send with a context error instead.
-	err = s.Send(ctxT(t), &Message{To: []string{"b@example.com"}, Attachments: []Attachment{{Filename: "big.bin", Data: &patternReader{n: 200 << 20}}}})
+	err := s.Send(ctxT(t), &Message{To: []string{"b@example.com"}, Attachments: []Attachment{{Filename: "big.bin", Data: &patternReader{n: 200 << 20}}}})
 	var ne net.Error
 	if !errors.As(err, &ne) || !ne.Timeout() || !strings.Contains(err.Error(), "write timed out after 200ms") {
 		t.Fatalf("err %v, want a write timeout", err)
