@@ -36,7 +36,9 @@ func parseAdvanced(text string) ([]advancedEntry, []string) {
 		p, err := properties.Load(strings.NewReader(l.text))
 		if err != nil {
 			var se *properties.SyntaxError
-			if errors.As(err, &se) {
+			if _, secret := rawSecretKey(l.text); secret && errors.As(err, &se) {
+				problems = append(problems, fmt.Sprintf("Line %d: malformed \\u escape in a password or token; write \\u followed by four hexadecimal digits.", start+1))
+			} else if errors.As(err, &se) {
 				problems = append(problems, fmt.Sprintf("Line %d: malformed \\u escape %q; write \\u followed by four hexadecimal digits.", start+1, se.Text))
 			} else {
 				problems = append(problems, fmt.Sprintf("Line %d: %v", start+1, err))
@@ -113,7 +115,13 @@ type secretLine struct{ value, text string }
 // one key and that key is secret.
 func secretOf(text string) (key, value string, ok bool) {
 	p, err := properties.Load(strings.NewReader(text))
-	if err != nil || p.Len() != 1 {
+	if err != nil {
+		// A line the parser refuses may still hold a typed password: its
+		// key is read roughly, and the raw rest stands for the value.
+		k, secret := rawSecretKey(text)
+		return k, text, secret
+	}
+	if p.Len() != 1 {
 		return "", "", false
 	}
 	for k, v := range p.All() {
@@ -122,6 +130,23 @@ func secretOf(text string) (key, value string, ok bool) {
 		}
 	}
 	return "", "", false
+}
+
+// rawSecretKey reads the key of a logical line the parser refused (up to the
+// first separator or white space, escapes ignored) and reports whether it
+// names a secret.
+func rawSecretKey(text string) (string, bool) {
+	t := strings.TrimLeft(text, " \t\f")
+	if t == "" || t[0] == '#' || t[0] == '!' {
+		return "", false
+	}
+	k, _, _ := strings.Cut(t, "=")
+	k, _, _ = strings.Cut(k, ":")
+	if f := strings.Fields(k); len(f) > 0 {
+		k = f[0]
+	}
+	k = strings.ReplaceAll(k, "\\", "")
+	return k, isSecretKey(k)
 }
 
 // advancedSecrets returns the secret keys the box sets (the last line of a

@@ -111,3 +111,14 @@ func TestWriteFileAtomicDanglingSymlink(t *testing.T) {
 		t.Errorf("the link's target: %q, %v", b, err)
 	}
 }
+
+func TestRawSecretKey(t *testing.T) {
+	for text, want := range map[string]bool{
+		`mail.smtp.password=a\uZZ`: true, `  mail.imap.password : x\u1`: true, `mail.smtp.auth.token \uQ`: true,
+		`=\uZZ`: false, `mail.smtp.host=\uZZ`: false, `# mail.smtp.password=\uZZ`: false, "": false,
+	} {
+		if _, got := rawSecretKey(text); got != want {
+			t.Errorf("rawSecretKey(%q) = %v, want %v", text, got, want)
+		}
+	}
+}

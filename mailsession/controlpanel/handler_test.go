@@ -1068,3 +1068,23 @@ func TestCSRFCookieSecureOverHTTPS(t *testing.T) {
 		t.Errorf("plain HTTP: cookie %+v is Secure", ck)
 	}
 }
+
+// A password typed on a line the parser refuses (a malformed \u escape) is
+// not echoed back either, neither in the box nor in the line's message.
+func TestAdvancedBoxMalformedPasswordLineNotEchoed(t *testing.T) {
+	f := newFixture(t, "", WithoutAuthorization())
+	form := f.form("save")
+	form.Set(fAdvanced, "mail.from=a@example.org\nmail.smtp.password=Typed\\uZZ99Secret")
+	status, body := f.post(form)
+	if status != http.StatusUnprocessableEntity {
+		t.Fatalf("status %d, want 422", status)
+	}
+	for _, leak := range []string{"Typed", "Secret", `\uZZ99`} {
+		if strings.Contains(body, leak) {
+			t.Errorf("the page echoes %q from the password line", leak)
+		}
+	}
+	if !strings.Contains(body, "Line 2: malformed") || !strings.Contains(body, "mail.smtp.password=\n") && !strings.Contains(body, "mail.smtp.password=</textarea>") {
+		t.Errorf("the line's message or its emptied value is missing")
+	}
+}
