@@ -42,7 +42,7 @@ var protocolKeys = []Key{
 	{"starttls.enable", "true: upgrade with STARTTLS when the server offers it"},
 	{"starttls.required", "true: refuse to go on without STARTTLS"},
 	{"ssl.enable", "true: implicit TLS (as the smtps/pop3s/imaps protocols)"},
-	{"ssl.trust", "* or a space-separated host list whose certificates are accepted without chain verification"},
+	{"ssl.trust", "* or a space-separated host list whose certificates are accepted without verification; a server not in the list is refused"},
 	{"ssl.checkserveridentity", "false: do not check the host name in the certificate (default true)"},
 	{"ssl.protocols", "TLS versions allowed, e.g. \"TLSv1.2 TLSv1.3\"; older ones are ignored"},
 	{"socketFactory.class", "javax.net.ssl.SSLSocketFactory means implicit TLS (the classic SMTPS recipe)"},

@@ -151,8 +151,9 @@ func WithDSN(ret string, notify ...string) Option {
 }
 
 // WithTrustedHosts accepts the certificates of these SMTP hosts without
-// verification ("*": every host), as mail.smtp.ssl.trust does. Prefer
-// WithRootCAs, which keeps verification on.
+// verification ("*": every host), as mail.smtp.ssl.trust does; an SMTP host
+// not in the list is refused. Prefer WithRootCAs, which keeps verification
+// on.
 func WithTrustedHosts(hosts ...string) Option {
 	return func(c *config) { c.setTransport("ssl.trust", strings.Join(hosts, " ")) }
 }

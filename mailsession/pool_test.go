@@ -233,6 +233,12 @@ func TestTLSTrustSettings(t *testing.T) {
 	if err := send(WithProperty("mail.smtps.ssl.trust", "other.example.com")); err == nil {
 		t.Errorf("ssl.trust for another host accepted this one")
 	}
+	// JavaMail's meaning: a host list that does not name the server
+	// refuses it even when its certificate verifies ("Server is not
+	// trusted").
+	if err := send(WithRootCAs(srv.CertPool()), WithProperty("mail.smtps.ssl.trust", "other.example.com")); err == nil || !strings.Contains(err.Error(), "not trusted") {
+		t.Errorf("ssl.trust not naming the host: %v, want it refused", err)
+	}
 	// ssl.protocols caps the version.
 	s, err := FromProperties(srv.Properties(mailtest.ImplicitTLS, ""), WithRootCAs(srv.CertPool()), WithProperty("mail.smtps.ssl.protocols", "TLSv1.2"), WithLogger(quietLogger()))
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 )
@@ -15,6 +16,8 @@ import (
 //
 //   - ssl.trust=* or a list naming the host: the server's certificate is
 //     accepted without verification (JavaMail's meaning; Check warns);
+//   - ssl.trust listing other hosts only: the server is refused, whatever
+//     its certificate (JavaMail's "Server is not trusted");
 //   - ssl.checkserveridentity=false: the chain is verified but not the
 //     host name;
 //   - otherwise (the default) chain and host name are verified.
@@ -47,6 +50,10 @@ func tlsConfigFor(ep *endpoint) *tls.Config {
 	switch {
 	case trusted:
 		cfg.InsecureSkipVerify = true
+	case len(ep.TrustHosts) > 0:
+		cfg.VerifyConnection = func(tls.ConnectionState) error {
+			return fmt.Errorf("server %s is not trusted: mail.%s.ssl.trust lists only %s", ep.Host, ep.Protocol, strings.Join(ep.TrustHosts, " "))
+		}
 	case !ep.CheckServerIdentity:
 		roots := cfg.RootCAs
 		cfg.InsecureSkipVerify = true
