@@ -322,3 +322,27 @@ func TestPOP3SASL(t *testing.T) {
 		t.Errorf("AUTH LOGIN while the XOAUTH2 session holds the lock: %q", l)
 	}
 }
+
+// A message delivered with bare LF line ends is stored with CRLF, as a
+// mail system stores it, so POP3 sizes, RETR bytes and IMAP agree and a
+// POP3 client reading CRLF lines sees the terminator.
+func TestDeliverBareLF(t *testing.T) {
+	s := NewServer(t)
+	if err := s.Deliver(DefaultUser, []byte("Subject: lf\n\n.dot\nbody\r\nlast")); err != nil {
+		t.Fatal(err)
+	}
+	want := "Subject: lf\r\n\r\n.dot\r\nbody\r\nlast"
+	if m := s.Messages(DefaultUser); len(m) != 1 || string(m[0].Data) != want {
+		t.Fatalf("stored %+v, want one message %q", m, want)
+	}
+	p := dialPOP3(t, s, false)
+	p.login()
+	if l := p.ok("STAT"); l != "+OK 1 "+itoa(len(want)) {
+		t.Errorf("STAT = %q, want size %d", l, len(want))
+	}
+	p.ok("RETR 1")
+	if got := string(p.multi()); got != want+"\r\n" {
+		t.Errorf("RETR = %q, want %q", got, want+"\r\n")
+	}
+	p.ok("QUIT")
+}

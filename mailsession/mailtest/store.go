@@ -1,6 +1,7 @@
 package mailtest
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"errors"
@@ -255,13 +256,33 @@ func (s *Server) WaitReceived(ctx context.Context, n int) ([]Message, error) {
 }
 
 // Deliver puts a message straight into a mailbox, as if delivered locally.
+// A bare LF line end in data is stored as CRLF, as a mail system stores
+// messages, so that POP3 and IMAP serve proper lines and sizes; data with
+// CRLF line ends is stored byte for byte.
 func (s *Server) Deliver(mailbox string, data []byte) error {
 	mb := s.store.lookup(mailbox)
 	if mb == nil {
 		return fmt.Errorf("%w: %q", ErrNoMailbox, mailbox)
 	}
-	s.store.deliver(mb, envelope{}, append([]byte(nil), data...), time.Now())
+	s.store.deliver(mb, envelope{}, crlfLines(data), time.Now())
 	return nil
+}
+
+// crlfLines returns a copy of data with every bare LF turned into CRLF.
+func crlfLines(data []byte) []byte {
+	out := make([]byte, 0, len(data)+bytes.Count(data, []byte("\n"))-bytes.Count(data, []byte("\r\n")))
+	for {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			return append(out, data...)
+		}
+		if i > 0 && data[i-1] == '\r' {
+			out = append(out, data[:i+1]...)
+		} else {
+			out = append(append(out, data[:i]...), '\r', '\n')
+		}
+		data = data[i+1:]
+	}
 }
 
 // Reset empties every mailbox and the Received log, clears the SMTP command
