@@ -1004,8 +1004,16 @@ func TestLogsHoldNoPassword(t *testing.T) {
 	}
 	form = f.form("save")
 	form.Set(fSMTPPassword, testPassword+"wrong")
-	if status, body := f.post(form); status != http.StatusOK {
-		t.Fatalf("save: %d\n%s", status, body)
+	status, body := f.post(form)
+	if status != http.StatusOK || !strings.Contains(body, "Login: refused") {
+		t.Fatalf("save with a refused login: %d\n%s", status, body)
+	}
+	if strings.Contains(body, testPassword) {
+		t.Errorf("the refused login's report shows the password")
+	}
+	form.Set("action", "test")
+	if _, body := f.post(form); !strings.Contains(body, "Login: refused") || strings.Contains(body, testPassword) {
+		t.Errorf("Test connection with a refused login: no refusal shown, or the password is in the page")
 	}
 	f.post(url.Values{"action": {"send"}, fTestTo: {"ops@example.org"}})
 	if buf.String() == "" {
