@@ -283,6 +283,30 @@ func TestCSRFRefusal(t *testing.T) {
 			}
 		})
 	}
+	t.Run("token and action in the URL, not the body", func(t *testing.T) {
+		form := f.form("")
+		form.Del("action")
+		req, _ := http.NewRequest(http.MethodPost, f.srv.URL+"?action=save&"+csrfField+"="+url.QueryEscape(tok), strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp, err := f.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		readBody(t, resp)
+		if resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("status %d, want 403", resp.StatusCode)
+		}
+	})
+	t.Run("GET with the form's fields changes nothing", func(t *testing.T) {
+		resp, err := f.client.Get(f.srv.URL + "?" + f.form("save").Encode() + "&" + csrfField + "=" + url.QueryEscape(tok))
+		if err != nil {
+			t.Fatal(err)
+		}
+		readBody(t, resp)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+	})
 	t.Run("no cookie", func(t *testing.T) {
 		form := f.form("save")
 		form.Set(csrfField, tok)
