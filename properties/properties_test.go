@@ -23,6 +23,12 @@ func TestZeroValue(t *testing.T) {
 	if nilp.Len() != 0 || nilp.Keys() != nil || nilp.Value("k", "d") != "d" {
 		t.Fatal("nil *Properties reads are not empty")
 	}
+	if nilp.Delete("k") || nilp.Map() == nil || nilp.Clone().Len() != 0 || nilp.Sub("a.").Len() != 0 {
+		t.Fatal("nil *Properties Delete/Map/Clone/Sub are not empty")
+	}
+	for range nilp.All() {
+		t.Fatal("nil *Properties All yields")
+	}
 }
 
 func TestOrderSetDelete(t *testing.T) {
