@@ -86,6 +86,9 @@ func testRejectedRecipients(t *testing.T, pipelining bool, opt Option) {
 	if count(cmds, "RSET") < 1 || srv.SMTPConnections() != wantConns {
 		t.Errorf("want RSET after the failed transaction and %d connections: %v (%d conns)", wantConns, cmds, srv.SMTPConnections())
 	}
+	if n := count(cmds, "EHLO"); n != wantConns {
+		t.Errorf("%d EHLO, want one per connection (RSET must not make the next MAIL repeat EHLO): %v", n, cmds)
+	}
 	if n := len(srv.Received()); n != 1 {
 		t.Errorf("%d delivered, want only the last send", n)
 	}

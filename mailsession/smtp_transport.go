@@ -247,7 +247,7 @@ func (sc *smtpConn) transact(ctx context.Context, ep *endpoint, env envelope, bo
 func (sc *smtpConn) transactBound(ctx context.Context, ep *endpoint, env envelope, body func(io.Writer) error) txResult {
 	addr := ep.Addr()
 	if sc.dirty {
-		if err := sc.c.Reset(); err != nil {
+		if err := sc.rset(); err != nil {
 			return txResult{err: &protocolError{Op: "RSET", Addr: addr, Err: withContext(ctx, err)}, retry: !isReply(err) || isClosingReply(err)}
 		}
 		sc.dirty = false
@@ -327,6 +327,24 @@ func (sc *smtpConn) transactBound(ctx context.Context, ep *endpoint, env envelop
 		return txResult{err: &SendError{Sent: accepted, Rejected: rejected}, keep: true}
 	}
 	return txResult{keep: true}
+}
+
+// rset sends RSET on the wire: go-smtp's Reset would make its next command
+// repeat EHLO. Nothing is buffered between replies, so go-smtp's reader
+// stays in step.
+func (sc *smtpConn) rset() error {
+	tp := sc.wireConn()
+	if err := tp.PrintfLine("RSET"); err != nil {
+		return err
+	}
+	code, msg, err := tp.ReadResponse(0)
+	if err != nil {
+		return err
+	}
+	if code/100 != 2 {
+		return replyError(code, msg)
+	}
+	return nil
 }
 
 // noop checks an idle connection before reuse.
