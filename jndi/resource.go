@@ -231,7 +231,7 @@ func parseResources(rd io.Reader, file string) ([]Resource, error) {
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%s%w", prefix, err)
+			return nil, fmt.Errorf("%s%w", prefix, redactSyntaxError(err))
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
@@ -300,4 +300,15 @@ func newResource(el xml.StartElement, line int) (Resource, error) {
 		return rs, fmt.Errorf("%w: missing attribute %s", ErrInvalidResource, strings.Join(missing, " and "))
 	}
 	return rs, nil
+}
+
+// redactSyntaxError drops the text that encoding/xml quotes after a bare
+// '&' ("invalid character entity &cret;"): in a Tomcat resource that text
+// is usually part of a password attribute.
+func redactSyntaxError(err error) error {
+	var se *xml.SyntaxError
+	if errors.As(err, &se) && strings.HasPrefix(se.Msg, "invalid character entity") {
+		return &xml.SyntaxError{Line: se.Line, Msg: "invalid character entity (write & as &amp; in attribute values)"}
+	}
+	return err
 }

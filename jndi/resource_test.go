@@ -320,3 +320,19 @@ func TestBindResourcesFile(t *testing.T) {
 		t.Errorf("syntax error %v does not name the file", err)
 	}
 }
+
+// A password with a bare '&' makes the file malformed XML; the error names
+// the line but never repeats the text after the '&'.
+func TestBindResourcesSyntaxErrorHidesEntityText(t *testing.T) {
+	for _, pw := range []string{"se&cret;x", "se&cret x", "se&cret"} {
+		doc := "<Context>\n<Resource name=\"mail/M\" type=\"javax.mail.Session\" password=\"" + pw + "\"/>\n</Context>"
+		_, err := NewRegistry().BindResources(strings.NewReader(doc))
+		var se *xml.SyntaxError
+		if !errors.As(err, &se) || se.Line != 2 {
+			t.Fatalf("password %q: err = %v, want an *xml.SyntaxError on line 2", pw, err)
+		}
+		if strings.Contains(err.Error(), "cret") {
+			t.Errorf("password %q: error shows it: %v", pw, err)
+		}
+	}
+}
