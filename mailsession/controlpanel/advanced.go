@@ -163,12 +163,12 @@ func advancedSecrets(text string) map[string]secretLine {
 
 // rewriteSecrets returns text with each logical line that sets a secret
 // key replaced by what fn returns for it (keep: the line as it is).
-func rewriteSecrets(text string, fn func(line int, key, value, orig string) (repl string, keep bool)) string {
+func rewriteSecrets(text string, fn func(key, value string) (repl string, keep bool)) string {
 	lines := strings.Split(text, "\n")
 	var out []string
 	for _, l := range logicalLines(lines) {
 		if k, v, ok := secretOf(l.text); ok {
-			if repl, keep := fn(l.first+1, k, v, l.text); !keep {
+			if repl, keep := fn(k, v); !keep {
 				out = append(out, repl)
 				continue
 			}
@@ -178,30 +178,26 @@ func rewriteSecrets(text string, fn func(line int, key, value, orig string) (rep
 	return strings.Join(out, "\n")
 }
 
-// maskAdvanced returns the box as the page shows it. A secret value that is
-// the stored one becomes the placeholder (submitted unchanged, it keeps
-// the stored value); any other secret value (typed, not saved) is emptied
-// and its line number returned, so the page can ask for it again.
-func maskAdvanced(text string, stored map[string]secretLine) (string, []int) {
-	var retype []int
-	masked := rewriteSecrets(text, func(line int, k, v, _ string) (string, bool) {
+// maskAdvanced returns the box as the page shows it: a secret value that is
+// the stored one becomes the placeholder (submitted unchanged, it keeps the
+// stored value); any other secret value is emptied.
+func maskAdvanced(text string, stored map[string]secretLine) string {
+	return rewriteSecrets(text, func(k, v string) (string, bool) {
 		switch {
 		case v == "" || v == passwordPlaceholder:
 			return "", true
 		case stored[k].value == v:
 			return escapeKey(k) + "=" + passwordPlaceholder, false
 		default:
-			retype = append(retype, line)
 			return escapeKey(k) + "=", false
 		}
 	})
-	return masked, retype
 }
 
 // unmaskAdvanced puts the stored lines back where the submitted box still
 // holds the placeholder for a stored secret.
 func unmaskAdvanced(text string, stored map[string]secretLine) string {
-	return rewriteSecrets(text, func(_ int, k, v, _ string) (string, bool) {
+	return rewriteSecrets(text, func(k, v string) (string, bool) {
 		if s, ok := stored[k]; ok && v == passwordPlaceholder {
 			return s.text, false
 		}

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
-	"strings"
 
 	"github.com/jmailgo/jmail/jndi"
 	"github.com/jmailgo/jmail/mailsession"
@@ -94,7 +92,7 @@ func (h *Handler) serveApply(w http.ResponseWriter, r *http.Request, save bool) 
 		h.render(w, http.StatusInternalServerError, d)
 		return
 	}
-	s := settingsFromForm(r.PostForm, stored)
+	s := settingsFromForm(r.PostForm, h.placeholderBase(r, stored))
 	errs := s.validate()
 	_, problems := parseAdvanced(s.Advanced)
 	if len(problems) > 0 {
@@ -155,7 +153,7 @@ func (h *Handler) serveApply(w http.ResponseWriter, r *http.Request, save bool) 
 		// be reachable yet. The banner says so instead of sounding fine.
 		n = &notice{Title: "Saved and in use as " + s.JNDIName + ", but the check found problems: see the report."}
 	}
-	seeOther(w, h.done.put(h.csrf.owner(r), n, view))
+	seeOther(w, h.done.put(h.csrf.owner(r), outcome{n, view}))
 }
 
 // publish binds sess under name, replacing (Rebind: no moment without a
@@ -194,44 +192,69 @@ func (h *Handler) publish(name string, sess *mailsession.Session) error {
 	return nil
 }
 
-// formPage is the page showing submitted settings s. A password that
-// differs from the stored one is not echoed back (the browser would get
-// the placeholder for a password the server does not hold): the field is
-// emptied and asks for it again.
+// formPage is the page showing submitted settings s. Passwords are never
+// sent back: every non-empty one shows as the placeholder. One that differs
+// from the stored password (typed into this form, not saved yet) is kept on
+// the server for this browser, and the form carries its id (fPending), so
+// that the placeholder submitted again stands for it: "Test connection",
+// then Save, saves the password that was tested.
 func (h *Handler) formPage(w http.ResponseWriter, r *http.Request, s, stored settings, errs fieldErrors, problems []string) *pageData {
-	view := s
-	d := newPageData(view, errs, r.PostForm.Get(fTestFrom), r.PostForm.Get(fTestTo))
+	d := newPageData(s, errs, r.PostForm.Get(fTestFrom), r.PostForm.Get(fTestTo))
+	d.CSRF = h.csrf.token(w, r)
+	d.AdvancedErrors = problems
+	const kept = "Not saved yet: the password you typed is kept with this form (it is never sent back to the browser)."
+	typed := false
 	for _, pw := range []struct {
 		name          string
 		value, stored string
 	}{{fStorePassword, s.StorePassword, stored.StorePassword}, {fSMTPPassword, s.SMTPPassword, stored.SMTPPassword}} {
 		if pw.value != pw.stored {
-			f := d.F[pw.name]
-			f.Value = ""
-			f.Hint = "Enter the new password again: passwords are never sent back to the browser."
-			d.F[pw.name] = f
-		}
-	}
-	// The box too: a stored password or token shows as the placeholder,
-	// a typed one is emptied and asked for again.
-	adv := d.F[fAdvanced]
-	masked, retype := maskAdvanced(s.Advanced, advancedSecrets(stored.Advanced))
-	adv.Value = masked
-	if len(retype) > 0 {
-		where := "line " + strconv.Itoa(retype[0])
-		if len(retype) > 1 {
-			nums := make([]string, len(retype))
-			for i, n := range retype {
-				nums[i] = strconv.Itoa(n)
+			typed = true
+			if pw.value != "" {
+				f := d.F[pw.name]
+				f.Hint = kept
+				d.F[pw.name] = f
 			}
-			where = "lines " + strings.Join(nums, ", ")
 		}
-		adv.Hint += " Enter the password or token on " + where + " again: passwords are never sent back to the browser."
 	}
-	d.F[fAdvanced] = adv
-	d.AdvancedErrors = problems
-	d.CSRF = h.csrf.token(w, r)
+	if !sameSecrets(advancedSecrets(s.Advanced), advancedSecrets(stored.Advanced)) {
+		typed = true
+		f := d.F[fAdvanced]
+		f.Hint += " Passwords and tokens typed here show as dots and are kept with this form until it is saved."
+		d.F[fAdvanced] = f
+	}
+	if typed {
+		if owner := h.csrf.owner(r); owner != "" {
+			d.Pending = h.typed.put(owner, typedSecrets{s.StorePassword, s.SMTPPassword, s.Advanced})
+		}
+	}
 	return d
+}
+
+// typedSecrets are the passwords (and the additional-properties box, for
+// the secrets in it) of a form shown back to the browser unsaved.
+type typedSecrets struct{ storePassword, smtpPassword, advanced string }
+
+// placeholderBase returns what the placeholders of the submitted form stand
+// for: the stored secrets, or the ones typed earlier when the form carries
+// their id and belongs to the browser that typed them.
+func (h *Handler) placeholderBase(r *http.Request, stored settings) settings {
+	if t, ok := h.typed.get(h.csrf.owner(r), r.PostForm.Get(fPending)); ok {
+		stored.StorePassword, stored.SMTPPassword, stored.Advanced = t.storePassword, t.smtpPassword, t.advanced
+	}
+	return stored
+}
+
+func sameSecrets(a, b map[string]secretLine) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w.value != v.value {
+			return false
+		}
+	}
+	return true
 }
 
 func plural(n int, one, many string) string {

@@ -15,57 +15,65 @@ import (
 // read it.
 const (
 	flashTTL   = 10 * time.Minute
-	flashLimit = 64 // outcomes kept at most; the oldest goes first
+	flashLimit = 64 // items kept at most per store; the oldest goes first
 	flashParam = "saved"
 )
 
-type flash struct {
-	owner   string // MAC of the CSRF cookie of the browser that saved
-	notice  *notice
-	report  *reportView
+// outcome is what a save's flash holds.
+type outcome struct {
+	notice *notice
+	report *reportView
+}
+
+type ownedItem[T any] struct {
+	owner   string // MAC of the CSRF cookie of the browser it belongs to
+	value   T
 	expires time.Time
 }
 
-type flashes struct {
+// ownedStore keeps values for one browser each, for flashTTL and at most
+// flashLimit of them, under random ids.
+type ownedStore[T any] struct {
 	mu    sync.Mutex
-	items map[string]flash
+	items map[string]ownedItem[T]
 }
 
-// put stores an outcome for the browser of r and returns its id.
-func (fs *flashes) put(owner string, n *notice, rep *reportView) string {
+// put stores v for owner and returns its id.
+func (s *ownedStore[T]) put(owner string, v T) string {
 	id := rand.Text()
-	fs.mu.Lock()
-	defer fs.mu.Unlock()
-	if fs.items == nil {
-		fs.items = map[string]flash{}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.items == nil {
+		s.items = map[string]ownedItem[T]{}
 	}
 	now := time.Now()
 	var oldestID string
 	var oldest time.Time
-	for k, f := range fs.items {
-		if now.After(f.expires) {
-			delete(fs.items, k)
-		} else if oldestID == "" || f.expires.Before(oldest) {
-			oldestID, oldest = k, f.expires
+	for k, it := range s.items {
+		if now.After(it.expires) {
+			delete(s.items, k)
+		} else if oldestID == "" || it.expires.Before(oldest) {
+			oldestID, oldest = k, it.expires
 		}
 	}
-	if len(fs.items) >= flashLimit {
-		delete(fs.items, oldestID)
+	if len(s.items) >= flashLimit {
+		delete(s.items, oldestID)
 	}
-	fs.items[id] = flash{owner: owner, notice: n, report: rep, expires: now.Add(flashTTL)}
+	s.items[id] = ownedItem[T]{owner: owner, value: v, expires: now.Add(flashTTL)}
 	return id
 }
 
-// get returns the outcome id for owner, if it is still there. It stays
-// until it expires, so a reload shows it again.
-func (fs *flashes) get(owner, id string) (flash, bool) {
-	fs.mu.Lock()
-	defer fs.mu.Unlock()
-	f, ok := fs.items[id]
-	if !ok || f.owner != owner || time.Now().After(f.expires) {
-		return flash{}, false
+// get returns the value id holds for owner, if it is still there. It stays
+// until it expires, so a reload finds it again.
+func (s *ownedStore[T]) get(owner, id string) (T, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	it, ok := s.items[id]
+	if !ok || owner == "" || it.owner != owner || time.Now().After(it.expires) {
+		var zero T
+		return zero, false
 	}
-	return f, true
+	return it.value, true
 }
 
 // seeOther sends the browser to the page's own URL with the outcome id.

@@ -2,23 +2,26 @@ package controlpanel
 
 import "testing"
 
-func TestFlashesBoundedAndOwned(t *testing.T) {
-	var fs flashes
-	first := fs.put("a", &notice{Title: "first"}, nil)
+func TestOwnedStoreBoundedAndOwned(t *testing.T) {
+	var s ownedStore[outcome]
+	first := s.put("a", outcome{notice: &notice{Title: "first"}})
 	for range flashLimit {
-		fs.put("a", &notice{}, nil)
+		s.put("a", outcome{notice: &notice{}})
 	}
-	if _, ok := fs.get("a", first); ok {
+	if _, ok := s.get("a", first); ok {
 		t.Error("the oldest outcome was kept past the limit")
 	}
-	if len(fs.items) != flashLimit {
-		t.Errorf("%d outcomes kept, want %d", len(fs.items), flashLimit)
+	if len(s.items) != flashLimit {
+		t.Errorf("%d outcomes kept, want %d", len(s.items), flashLimit)
 	}
-	id := fs.put("a", &notice{Title: "mine"}, nil)
-	if f, ok := fs.get("a", id); !ok || f.notice.Title != "mine" {
+	id := s.put("a", outcome{notice: &notice{Title: "mine"}})
+	if o, ok := s.get("a", id); !ok || o.notice.Title != "mine" {
 		t.Error("the owner cannot read its outcome")
 	}
-	if _, ok := fs.get("b", id); ok {
+	if _, ok := s.get("b", id); ok {
 		t.Error("another owner reads the outcome")
+	}
+	if _, ok := s.get("", id); ok {
+		t.Error("a browser without a cookie reads the outcome")
 	}
 }

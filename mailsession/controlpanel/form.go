@@ -160,6 +160,7 @@ const (
 	fJNDIName      = "jndiName"
 	fTestFrom      = "testFrom"
 	fTestTo        = "testTo"
+	fPending       = "pending" // hidden: id of passwords typed earlier into this form
 )
 
 // settingsFromForm reads the submitted form. A password field that still

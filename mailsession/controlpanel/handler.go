@@ -22,7 +22,9 @@
 // fails without it unless WithoutAuthorization is given), every POST needs
 // a CSRF token bound to a SameSite=Strict cookie and must come from the same
 // origin, passwords are never sent to the browser (a placeholder stands for
-// a stored one and keeps it when submitted unchanged), request bodies are
+// a stored one and keeps it when submitted unchanged; a password typed into
+// a form shown back unsaved, e.g. after "Test connection", is kept on the
+// server for that browser and form), request bodies are
 // limited, all output is escaped, and the page loads nothing from outside:
 // its Content-Security-Policy allows no script and only its own style.
 package controlpanel
@@ -53,11 +55,12 @@ const errForbidden = "Forbidden: you are not allowed to change the mail settings
 // Handler serves the Mail page. It is safe for concurrent use; saves are
 // applied one at a time.
 type Handler struct {
-	path string
-	cfg  config
-	log  *slog.Logger
-	csrf *csrf
-	done flashes // outcomes of saves, for the GET after the redirect
+	path  string
+	cfg   config
+	log   *slog.Logger
+	csrf  *csrf
+	done  ownedStore[outcome]      // outcomes of saves, for the GET after the redirect
+	typed ownedStore[typedSecrets] // passwords typed into a form shown back unsaved
 
 	mu      sync.Mutex           // serializes saves and guards current
 	current *mailsession.Session // the session this handler published last
@@ -141,8 +144,8 @@ func (h *Handler) serveForm(w http.ResponseWriter, r *http.Request) {
 		d.Notice = &notice{Title: "The saved settings are not in use.", Lines: []string{msg}}
 	} else if id := r.URL.Query().Get(flashParam); id != "" {
 		if owner := h.csrf.owner(r); owner != "" {
-			if f, ok := h.done.get(owner, id); ok {
-				d.Notice, d.Report = f.notice, f.report
+			if o, ok := h.done.get(owner, id); ok {
+				d.Notice, d.Report = o.notice, o.report
 			}
 		}
 	}

@@ -555,9 +555,10 @@ func TestValidationMessagesInline(t *testing.T) {
 	if !strings.Contains(body, `aria-invalid="true"`) || !strings.Contains(body, "Nothing was saved: 4 fields need attention.") {
 		t.Errorf("error summary or aria-invalid missing")
 	}
-	// A new password typed into an invalid form is not echoed back.
-	if strings.Contains(body, testPassword) || strings.Contains(body, `value="`+passwordPlaceholder+`"`) {
-		t.Errorf("the typed password (or a placeholder standing for it) is in the page")
+	// A new password typed into an invalid form is not echoed back: the
+	// placeholder stands for it, kept with this form.
+	if strings.Contains(body, testPassword) || !pendingRE.MatchString(body) {
+		t.Errorf("the typed password is in the page, or it was not kept with the form")
 	}
 	if f.file() != "" {
 		t.Error("an invalid form was saved")
@@ -907,7 +908,7 @@ func TestAdvancedBoxPasswordsNotSentBack(t *testing.T) {
 	f := newFixture(t, "", WithoutAuthorization())
 	const boxSecret = "box-Secret-77Zq"
 	file := f.portalFile() + "mail.session.mail.advanced.properties=mail.from=" + testUser +
-		`\nmail.pop3.password=` + boxSecret + `\nmail.smtp.auth.xoauth2.token=` + boxSecret + "tok\n"
+		`\nmail.pop3.password=` + boxSecret + `\nmail.imaps.password=` + boxSecret + "tok\n"
 	if err := os.WriteFile(f.path, []byte(file), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -937,7 +938,7 @@ func TestAdvancedBoxPasswordsNotSentBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	adv, _ := p.Get(KeyAdvancedProperties)
-	if !strings.Contains(adv, "mail.pop3.password="+boxSecret) || !strings.Contains(adv, "mail.smtp.auth.xoauth2.token="+boxSecret+"tok") ||
+	if !strings.Contains(adv, "mail.pop3.password="+boxSecret) || !strings.Contains(adv, "mail.imaps.password="+boxSecret+"tok") ||
 		strings.Contains(adv, passwordPlaceholder) {
 		t.Errorf("the box's passwords were not kept:\n%s", adv)
 	}
@@ -957,8 +958,8 @@ func TestAdvancedBoxPasswordsNotSentBack(t *testing.T) {
 	if !strings.Contains(body, "mail.pop3.password="+passwordPlaceholder) {
 		t.Errorf("the kept box password lost its placeholder")
 	}
-	if !strings.Contains(body, "Enter the password or token on line 1 again") {
-		t.Errorf("the page does not ask for the typed box password again")
+	if !strings.Contains(body, "mail.smtp.password="+passwordPlaceholder) || !pendingRE.MatchString(body) {
+		t.Errorf("the typed box password is not shown as the placeholder kept with the form")
 	}
 }
 
@@ -1116,7 +1117,68 @@ func TestAdvancedBoxMalformedPasswordLineNotEchoed(t *testing.T) {
 			t.Errorf("the page echoes %q from the password line", leak)
 		}
 	}
-	if !strings.Contains(body, "Line 2: malformed") || !strings.Contains(body, "mail.smtp.password=\n") && !strings.Contains(body, "mail.smtp.password=</textarea>") {
-		t.Errorf("the line's message or its emptied value is missing")
+	if !strings.Contains(body, "Line 2: malformed") || !strings.Contains(body, "mail.smtp.password="+passwordPlaceholder+"</textarea>") {
+		t.Errorf("the line's message or its placeholder is missing")
+	}
+}
+
+var pendingRE = regexp.MustCompile(`name="pending" value="([^"]*)"`)
+
+// "Test connection" with a newly typed password, then Save on the page it
+// returns (the natural order): the password tested is the one saved,
+// although the browser never got it back (the form carries the
+// placeholder and an id of the typed secrets kept on the server for this
+// browser only).
+func TestTestThenSaveKeepsTypedPassword(t *testing.T) {
+	f := newFixture(t, "", WithoutAuthorization())
+	if err := os.WriteFile(f.path, []byte(strings.Replace(f.portalFile(), testPassword, "old-Password-1", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	form := f.form("test")
+	form.Set(fAdvanced, "mail.from="+testUser+"\nmail.imap.password=Box-Typed-9")
+	status, body := f.post(form)
+	if status != http.StatusOK || !strings.Contains(body, "Test only") {
+		t.Fatalf("test: %d\n%s", status, body)
+	}
+	for _, leak := range []string{testPassword, "Box-Typed-9", "old-Password-1"} {
+		if strings.Contains(body, leak) {
+			t.Errorf("the page shows %q", leak)
+		}
+	}
+	if !strings.Contains(body, `id="smtpPassword" name="smtpPassword" value="`+passwordPlaceholder+`"`) {
+		t.Errorf("the typed SMTP password is not shown as the placeholder")
+	}
+	m := pendingRE.FindStringSubmatch(body)
+	if m == nil || m[1] == "" {
+		t.Fatal("the form carries no id of the typed passwords")
+	}
+	tok := tokenRE.FindStringSubmatch(body)[1]
+
+	// Another browser cannot use the id.
+	other := f.newClient()
+	_, otherTok := f.get(other)
+	save := f.form("save")
+	save.Set(fSMTPPassword, passwordPlaceholder)
+	save.Set(fStorePassword, passwordPlaceholder)
+	save.Set(fAdvanced, "mail.from="+testUser+"\nmail.imap.password="+passwordPlaceholder)
+	save.Set("pending", m[1])
+	save.Set(csrfField, otherTok)
+	if status, body := f.postRaw(other, save, nil); status != http.StatusOK || strings.Contains(body, testPassword) {
+		t.Fatalf("save from another browser: %d", status)
+	}
+	p, _ := properties.LoadFile(f.path)
+	if v, _ := p.Get(KeySMTPPassword); v != "old-Password-1" {
+		t.Errorf("another browser's save used this browser's typed password: %q", v)
+	}
+
+	// This browser saves the page the test returned, placeholders and all.
+	save.Set(csrfField, tok)
+	if status, body := f.postRaw(f.client, save, nil); status != http.StatusOK || !strings.Contains(body, "Saved. The new settings") {
+		t.Fatalf("save: %d\n%s", status, body)
+	}
+	p, _ = properties.LoadFile(f.path)
+	adv, _ := p.Get(KeyAdvancedProperties)
+	if v, _ := p.Get(KeySMTPPassword); v != testPassword || !strings.Contains(adv, "mail.imap.password=Box-Typed-9") {
+		t.Errorf("saved SMTP password %q, box %q: want the ones tested", v, adv)
 	}
 }

@@ -51,6 +51,7 @@ type summaryItem struct{ ID, Label, Msg string }
 type pageData struct {
 	CSS            template.CSS
 	CSRF           string
+	Pending        string // id of the typed passwords the form's placeholders stand for
 	Bound          string // the JNDI name the session is published under
 	Notice         *notice
 	Errors         []summaryItem
@@ -119,8 +120,7 @@ func newPageData(s settings, errs fieldErrors, testFrom, testTo string) *pageDat
 // maskedAdvanced is the stored additional-properties box as the page shows
 // it: a placeholder for every password or token.
 func maskedAdvanced(text string) string {
-	masked, _ := maskAdvanced(text, advancedSecrets(text))
-	return masked
+	return maskAdvanced(text, advancedSecrets(text))
 }
 
 // defaultPort is the port a protocol uses when the field is empty, shown
