@@ -18,12 +18,14 @@ type SyntaxError struct {
 	// and a lone CR each end a line.
 	Line int
 	// Text is the offending escape as written, e.g. `\u00G1` or `\u12`.
+	// It may be part of a secret (a password value), so Error leaves it
+	// out; show it only where the line is known to hold none.
 	Text string
 }
 
-// Error names the line and the malformed escape.
+// Error names the line, not the escape (see Text).
 func (e *SyntaxError) Error() string {
-	return fmt.Sprintf("properties: line %d: malformed \\uxxxx encoding %q", e.Line, e.Text)
+	return fmt.Sprintf("properties: line %d: malformed \\uxxxx encoding", e.Line)
 }
 
 // Load reads a .properties text in UTF-8, as Java's Properties.load(Reader)

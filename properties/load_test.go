@@ -94,3 +94,17 @@ func TestLoadSmallReads(t *testing.T) {
 		t.Errorf("one-byte reads: %q, want %q", got.Map(), want.Map())
 	}
 }
+
+// A malformed escape is often typed in a password: the message names the
+// line only; the escape as written is in SyntaxError.Text for callers that
+// know the line holds no secret.
+func TestSyntaxErrorMessageHidesText(t *testing.T) {
+	_, err := Load(strings.NewReader("a=1\nmail.smtp.password=se\\uZZ99cret\n"))
+	var se *SyntaxError
+	if !errors.As(err, &se) || se.Line != 2 || se.Text != `\uZZ99` {
+		t.Fatalf("err = %#v, want a *SyntaxError on line 2 with Text \\uZZ99", err)
+	}
+	if strings.Contains(err.Error(), "ZZ99") || !strings.Contains(err.Error(), "line 2") {
+		t.Errorf("Error() = %q: want the line, not the escape", err.Error())
+	}
+}
