@@ -69,8 +69,8 @@ func (p *Properties) Set(key, value string) {
 	p.entries = append(p.entries, entry{key, value})
 }
 
-// Delete removes key and reports whether it was present. Like the other
-// read methods it accepts a nil *Properties (nothing to delete).
+// Delete removes key and reports whether it was present. A nil
+// *Properties has nothing to delete.
 func (p *Properties) Delete(key string) bool {
 	if p == nil {
 		return false
