@@ -52,10 +52,27 @@ func ExampleNew() {
 }
 
 // Without an authorizer New refuses, unless the page is explicitly
-// unprotected.
+// unprotected (a loopback-only development setup).
 func ExampleWithoutAuthorization() {
-	path := filepath.Join(os.TempDir(), "portal-ext.properties")
-	_, err := controlpanel.New(path)
+	dir, err := os.MkdirTemp("", "example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "portal-ext.properties")
+
+	_, err = controlpanel.New(path)
 	fmt.Println(errors.Is(err, controlpanel.ErrNoAuthorizer))
-	// Output: true
+
+	page, err := controlpanel.New(path, controlpanel.WithoutAuthorization(), controlpanel.WithRegistry(jndi.NewRegistry()))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer page.Close()
+	rec := httptest.NewRecorder()
+	page.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	fmt.Println(rec.Code)
+	// Output:
+	// true
+	// 200
 }
