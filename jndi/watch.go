@@ -107,10 +107,21 @@ func (r *Registry) enqueueLocked(ev Event) []*watcher {
 	return ws
 }
 
-// deliver runs the queued events of ws. The caller must not hold r.mu.
+// deliver runs the queued events of ws. The caller must not hold r.mu. If
+// a callback panics, the other watchers still get their events before the
+// panic goes on to the caller.
 func deliver(ws []*watcher) {
-	for _, w := range ws {
-		w.drain()
+	for i, w := range ws {
+		ok := false
+		func() {
+			defer func() {
+				if !ok {
+					deliver(ws[i+1:])
+				}
+			}()
+			w.drain()
+			ok = true
+		}()
 	}
 }
 

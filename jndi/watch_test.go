@@ -171,6 +171,36 @@ func TestWatchPanicKeepsWatcher(t *testing.T) {
 	}
 }
 
+// A panicking callback does not keep the event from the other watchers of
+// the name (whatever order they are called in).
+func TestWatchPanicSparesOtherWatchers(t *testing.T) {
+	r := NewRegistry()
+	var got []Event
+	for i := range 3 {
+		stop, err := r.Watch("a", func(ev Event) {
+			if i == 1 {
+				panic("callback failed")
+			}
+			got = append(got, ev)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer stop()
+	}
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("the callback's panic did not reach Bind's caller")
+			}
+		}()
+		_ = r.Bind("a", 1)
+	}()
+	if len(got) != 2 || got[0].New != 1 || got[1].New != 1 {
+		t.Fatalf("the other watchers saw %+v, want the Bound event twice", got)
+	}
+}
+
 // TestWatchConcurrent: every change of many concurrent writers reaches
 // every watcher exactly once, and the last event is the final state.
 func TestWatchConcurrent(t *testing.T) {
