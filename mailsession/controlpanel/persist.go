@@ -13,7 +13,9 @@ import (
 // sees either the old file or the new one, never a mix: the data goes to a
 // temporary file in the same directory with mode 0600 (it holds
 // passwords), is synced, renamed over path, and the directory is synced so
-// the rename itself is durable.
+// the rename itself is durable. The new file keeps the replaced one's owner
+// and group where the process may set them (a service running as root
+// leaves the portal's file readable by the portal's user).
 //
 // A symbolic link at path is followed, so the file it points to is replaced
 // (or created) and the link kept.
@@ -37,6 +39,9 @@ func writeFileAtomic(path string, data []byte) (err error) {
 	// a future change there.
 	if err = f.Chmod(0o600); err != nil {
 		return fmt.Errorf("controlpanel: save %s: %w", path, err)
+	}
+	if old, serr := os.Stat(path); serr == nil {
+		keepOwner(f, old)
 	}
 	if _, err = f.Write(data); err != nil {
 		return fmt.Errorf("controlpanel: save %s: %w", path, err)
