@@ -104,7 +104,7 @@ func (s *Session) checkTransport(ctx context.Context) *EndpointReport {
 		r.Warnings = append(r.Warnings, Warning{"mail." + ep.Protocol + ".starttls.enable",
 			"the server offers STARTTLS but the connection stays unencrypted: set it to true (and starttls.required)"})
 	}
-	sc.quit(ep)
+	sc.quit(ctx, ep)
 	return r
 }
 

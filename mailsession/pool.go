@@ -61,7 +61,7 @@ func (p *pool) send(ctx context.Context, env envelope, body func(io.Writer) erro
 			sc.close()
 			continue
 		}
-		p.put(sc, res.keep)
+		p.put(ctx, sc, res.keep)
 		return res.err
 	}
 }
@@ -100,8 +100,9 @@ func (p *pool) get(ctx context.Context) (sc *smtpConn, reused bool, err error) {
 }
 
 // put returns a connection to the pool, or closes it when it is broken,
-// when idle connections are not kept, or when the pool is closed.
-func (p *pool) put(sc *smtpConn, keep bool) {
+// when idle connections are not kept, or when the pool is closed (QUIT
+// then bounded by ctx, the send's).
+func (p *pool) put(ctx context.Context, sc *smtpConn, keep bool) {
 	if !keep {
 		sc.close()
 		return
@@ -109,7 +110,7 @@ func (p *pool) put(sc *smtpConn, keep bool) {
 	p.mu.Lock()
 	if p.closed || p.ep.PoolTimeout == 0 {
 		p.mu.Unlock()
-		sc.quit(p.ep)
+		sc.quit(ctx, p.ep)
 		return
 	}
 	p.idle = append(p.idle, sc)
@@ -138,7 +139,7 @@ func (p *pool) reap() {
 	}
 	p.mu.Unlock()
 	for _, sc := range old {
-		sc.quit(p.ep)
+		sc.quit(context.Background(), p.ep)
 	}
 }
 
@@ -162,7 +163,7 @@ func (p *pool) close() error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sc.quit(p.ep)
+			sc.quit(context.Background(), p.ep)
 		}()
 	}
 	wg.Wait()

@@ -1,6 +1,8 @@
 package mailsession
 
 import (
+	"bufio"
+	"context"
 	"crypto/tls"
 	"errors"
 	"io"
@@ -283,4 +285,84 @@ func TestWriteTimeoutCoversDataBody(t *testing.T) {
 	if !errors.As(err, &ne) || !ne.Timeout() || !strings.Contains(err.Error(), "write timed out after 200ms") {
 		t.Fatalf("err %v, want a write timeout", err)
 	}
+}
+
+// silentQuitServer is a scripted SMTP server that completes a transaction
+// and then never answers QUIT, as a hung server.
+func silentQuitServer(t *testing.T) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done); ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				r := bufio.NewReader(c)
+				io.WriteString(c, "220 hung.example ESMTP\r\n")
+				inData := false
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					cmd := strings.ToUpper(strings.TrimSpace(line))
+					switch {
+					case inData:
+						if cmd == "." {
+							inData = false
+							io.WriteString(c, "250 queued\r\n")
+						}
+					case strings.HasPrefix(cmd, "EHLO"):
+						io.WriteString(c, "250-hung.example\r\n250 8BITMIME\r\n")
+					case cmd == "DATA":
+						inData = true
+						io.WriteString(c, "354 go on\r\n")
+					case cmd == "QUIT":
+						<-done // never answers
+						return
+					default:
+						io.WriteString(c, "250 ok\r\n")
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// TestQuitBoundByContext: with connectionpooltimeout=0 the connection is
+// closed with QUIT inside Send, and Check ends with QUIT: both must end
+// with ctx, not wait the read timeout for a server that never answers.
+func TestQuitBoundByContext(t *testing.T) {
+	port := silentQuitServer(t)
+	s := mustSession(t, nil, WithHost("127.0.0.1", port), WithFrom("a@example.com"), WithPool(1, 0),
+		WithTimeouts(time.Second, time.Hour, time.Hour))
+	run := func(name string, f func(ctx context.Context) error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		done := make(chan error, 1)
+		go func() { done <- f(ctx) }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("%s: %v (the work was done; only QUIT went unanswered)", name, err)
+			}
+		case <-time.After(15 * time.Second): // a hang guard, not a timing assertion
+			t.Fatalf("%s still waiting for the QUIT reply after its context ended", name)
+		}
+	}
+	run("Send", func(ctx context.Context) error {
+		return s.Send(ctx, &Message{To: []string{"b@example.com"}, Text: "x"})
+	})
+	run("Check", func(ctx context.Context) error {
+		_, err := s.Check(ctx)
+		return err
+	})
 }

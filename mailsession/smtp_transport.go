@@ -358,10 +358,10 @@ func (sc *smtpConn) noop(ctx context.Context) error {
 }
 
 // quit ends the session politely: RSET first with rsetbeforequit, QUIT, and
-// waiting for the reply with quitwait; then closes.
-func (sc *smtpConn) quit(ep *endpoint) {
-	ctx, cancel := context.WithTimeout(context.Background(), ep.ReadTimeout)
-	defer cancel()
+// waiting for the reply with quitwait; then closes. ctx bounds it (the
+// caller's, when a send or Check ends with QUIT); every read and write has
+// its own timeout besides.
+func (sc *smtpConn) quit(ctx context.Context, ep *endpoint) {
 	release := sc.ec.bind(ctx)
 	defer release()
 	// go-smtp's Reset makes the next command repeat EHLO, and its Quit
