@@ -366,3 +366,24 @@ func TestQuitBoundByContext(t *testing.T) {
 		return err
 	})
 }
+
+// TestQuitWaitFalse: with mail.smtp.quitwait=false, Close says QUIT and
+// does not wait for the reply (the server here never sends it).
+func TestQuitWaitFalse(t *testing.T) {
+	port := silentQuitServer(t)
+	s := mustSession(t, nil, WithHost("127.0.0.1", port), WithFrom("a@example.com"),
+		WithTimeouts(time.Second, time.Hour, time.Hour), WithProperty("mail.smtp.quitwait", "false"))
+	if err := s.Send(ctxT(t), &Message{To: []string{"b@example.com"}, Text: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Close() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(15 * time.Second): // a hang guard, not a timing assertion
+		t.Fatal("Close waits for the QUIT reply although quitwait=false")
+	}
+}
