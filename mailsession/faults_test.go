@@ -33,7 +33,7 @@ func bothTransactionStyles(t *testing.T, f func(t *testing.T, pipelining bool, o
 		if !on {
 			name = "lockstep"
 		}
-		t.Run(name, func(t *testing.T) { f(t, on, WithProperty("mail.smtp.pipelining", strconv.FormatBool(on))) })
+		t.Run(name, func(t *testing.T) { f(t, on, WithPipelining(on)) })
 	}
 }
 

@@ -175,6 +175,13 @@ func WithQuit(wait, rsetFirst bool) Option {
 	}
 }
 
+// WithPipelining turns SMTP PIPELINING (RFC 2920) on or off
+// (mail.smtp.pipelining; on by default, used only when the server offers
+// it).
+func WithPipelining(on bool) Option {
+	return func(c *config) { c.setTransport("pipelining", strconv.FormatBool(on)) }
+}
+
 // WithSendPartial sends to the valid recipients when some are rejected
 // (mail.smtp.sendpartial).
 func WithSendPartial(on bool) Option {
