@@ -103,6 +103,17 @@ func (h *Handler) serveApply(w http.ResponseWriter, r *http.Request, save bool) 
 		return
 	}
 
+	if v := r.PostForm.Get(fVersion); save && v != "" && v != stored.version {
+		// Someone saved since this form was loaded: saving it would undo
+		// their changes unseen. Show the form again, now carrying the
+		// current version, so a second Save replaces them knowingly.
+		d := h.formPage(w, r, s, stored, nil, nil)
+		d.Version = stored.version
+		d.Notice = &notice{Title: "The mail settings were changed since you loaded this page; nothing was saved.",
+			Lines: []string{"Reload the page to see the current settings, or Save again to replace them with the values below."}}
+		h.render(w, http.StatusConflict, d)
+		return
+	}
 	sess, err := h.build(s.apply(fileProps))
 	if err != nil {
 		d := h.formPage(w, r, s, stored, nil, nil)
@@ -201,6 +212,7 @@ func (h *Handler) publish(name string, sess *mailsession.Session) error {
 func (h *Handler) formPage(w http.ResponseWriter, r *http.Request, s, stored settings, errs fieldErrors, problems []string) *pageData {
 	d := newPageData(s, errs, r.PostForm.Get(fTestFrom), r.PostForm.Get(fTestTo))
 	d.CSRF = h.csrf.token(w, r)
+	d.Version = r.PostForm.Get(fVersion) // still the version it was filled from
 	d.AdvancedErrors = problems
 	const kept = "Not saved yet: the password you typed is kept with this form (it is never sent back to the browser)."
 	typed := false

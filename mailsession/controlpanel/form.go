@@ -58,6 +58,8 @@ type settings struct {
 
 	Advanced string
 	JNDIName string
+
+	version string // of the file the settings were read from (load only)
 }
 
 // settingsFrom reads the form model from Liferay's keys; get returns the
@@ -161,6 +163,7 @@ const (
 	fTestFrom      = "testFrom"
 	fTestTo        = "testTo"
 	fPending       = "pending" // hidden: id of passwords typed earlier into this form
+	fVersion       = "version" // hidden: version of the file the form was filled from
 )
 
 // settingsFromForm reads the submitted form. A password field that still

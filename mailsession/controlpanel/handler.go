@@ -15,7 +15,10 @@
 // shows the outcome (post/redirect/get: a reload never saves twice).
 // Save applies the settings even when the check fails, as Liferay does (a
 // server may not be reachable yet); the banner and the report say so.
-// "Test connection" runs the check without saving; "Send test message"
+// Saves are applied one at a time, and a Save made on a page loaded before
+// another administrator's save is refused (409 Conflict, the form kept)
+// rather than silently undoing it; saving that form again replaces the
+// settings. "Test connection" runs the check without saving; "Send test message"
 // sends through the session currently published.
 //
 // Security: the host supplies the authorization check (WithAuthorizer; New
@@ -30,6 +33,7 @@
 package controlpanel
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -138,6 +142,7 @@ func (h *Handler) serveForm(w http.ResponseWriter, r *http.Request) {
 	stored, _, err := h.load()
 	d := newPageData(stored, nil, "", "")
 	d.CSRF = h.csrf.token(w, r)
+	d.Version = stored.version
 	if err != nil {
 		d.Notice = &notice{Title: "The saved settings cannot be read.", Lines: []string{err.Error()}}
 	} else if msg := h.startProblem(); msg != "" {
@@ -187,16 +192,23 @@ func (h *Handler) render(w http.ResponseWriter, status int, d *pageData) {
 	}
 }
 
-// load reads the properties file; a missing file is an empty one.
+// load reads the properties file; a missing file is an empty one. The
+// settings' version identifies the file's content (see fileVersion).
 func (h *Handler) load() (settings, *properties.Properties, error) {
-	p, err := properties.LoadFile(h.path)
+	b, err := os.ReadFile(h.path)
 	if errors.Is(err, os.ErrNotExist) {
-		p, err = properties.New(), nil
+		b, err = nil, nil
+	}
+	var p *properties.Properties
+	if err == nil {
+		p, err = properties.Load(bytes.NewReader(b))
 	}
 	if err != nil {
 		return settingsFrom(properties.New().Get), properties.New(), fmt.Errorf("controlpanel: read %s: %w", h.path, err)
 	}
-	return settingsFrom(p.Get), p, nil
+	s := settingsFrom(p.Get)
+	s.version = fileVersion(b)
+	return s, p, nil
 }
 
 // Close unbinds the session this handler published (if it is still the

@@ -1182,3 +1182,60 @@ func TestTestThenSaveKeepsTypedPassword(t *testing.T) {
 		t.Errorf("saved SMTP password %q, box %q: want the ones tested", v, adv)
 	}
 }
+
+var versionRE = regexp.MustCompile(`name="version" value="([^"]*)"`)
+
+// Two administrators with the page open: the second Save, made on a page
+// loaded before the first one saved, would silently undo the first one's
+// changes. It is refused instead (nothing saved, the form kept, the reason
+// shown); saving that form again then replaces the settings knowingly.
+func TestStaleFormSaveRefused(t *testing.T) {
+	f := newFixture(t, "", WithoutAuthorization())
+	if err := os.WriteFile(f.path, []byte(f.portalFile()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pageA, tokA := f.get(f.client)
+	other := f.newClient()
+	pageB, tokB := f.get(other)
+	verA, verB := versionRE.FindStringSubmatch(pageA), versionRE.FindStringSubmatch(pageB)
+	if verA == nil || verB == nil || verA[1] != verB[1] {
+		t.Fatal("the form carries no version of the settings it shows")
+	}
+
+	formB := f.form("save")
+	formB.Set(fAdvanced, "mail.smtp.connectiontimeout=2222")
+	formB.Set("version", verB[1])
+	formB.Set(csrfField, tokB)
+	if status, body := f.postRaw(other, formB, nil); status != http.StatusOK {
+		t.Fatalf("B's save: %d\n%s", status, body)
+	}
+	saved := f.file()
+
+	formA := f.form("save")
+	formA.Set(fAdvanced, "mail.smtp.connectiontimeout=1111")
+	formA.Set("version", verA[1])
+	formA.Set(csrfField, tokA)
+	status, body := f.postRaw(f.client, formA, nil)
+	if status != http.StatusConflict || !strings.Contains(body, "changed since you loaded this page") {
+		t.Fatalf("A's stale save: %d, want 409 saying why\n%s", status, body)
+	}
+	if f.file() != saved || f.lookup().Property("mail.smtp.connectiontimeout") != "2222" {
+		t.Fatal("the stale save changed the file or the published session")
+	}
+	if !strings.Contains(body, "mail.smtp.connectiontimeout=1111") || strings.Contains(body, testPassword) {
+		t.Error("the refused form does not keep A's values (or shows a password)")
+	}
+	// Saving the re-shown form replaces the settings: A has been told.
+	ver := versionRE.FindStringSubmatch(body)
+	if ver == nil || ver[1] == verA[1] {
+		t.Fatal("the re-shown form does not carry the current version")
+	}
+	formA.Set("version", ver[1])
+	formA.Set(csrfField, tokenRE.FindStringSubmatch(body)[1])
+	if status, body := f.postRaw(f.client, formA, nil); status != http.StatusOK {
+		t.Fatalf("A's second save: %d\n%s", status, body)
+	}
+	if f.lookup().Property("mail.smtp.connectiontimeout") != "1111" {
+		t.Error("A's second save was not applied")
+	}
+}

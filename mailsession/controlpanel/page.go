@@ -52,6 +52,7 @@ type pageData struct {
 	CSS            template.CSS
 	CSRF           string
 	Pending        string // id of the typed passwords the form's placeholders stand for
+	Version        string // of the settings file the form was filled from
 	Bound          string // the JNDI name the session is published under
 	Notice         *notice
 	Errors         []summaryItem

@@ -1,6 +1,8 @@
 package controlpanel
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"os"
@@ -88,6 +90,15 @@ func linkTarget(path string) (string, error) {
 		path = dest
 	}
 	return "", fmt.Errorf("%s: too many levels of symbolic links", path)
+}
+
+// fileVersion identifies the content of the properties file (a missing
+// file reads as empty). The form carries the version it was filled from, so
+// a Save made on a page loaded before someone else's save is noticed
+// instead of silently undoing it.
+func fileVersion(b []byte) string {
+	sum := sha256.Sum256(b)
+	return base64.RawURLEncoding.EncodeToString(sum[:16])
 }
 
 // persist writes s into the properties file in place: the form's keys get

@@ -32,6 +32,7 @@ func (h *Handler) serveSend(w http.ResponseWriter, r *http.Request) {
 	}
 	d := newPageData(stored, errs, from, to)
 	d.CSRF = h.csrf.token(w, r)
+	d.Version = stored.version
 	switch {
 	case err != nil:
 		d.Sent = &notice{Title: "The saved settings cannot be read: " + err.Error()}
