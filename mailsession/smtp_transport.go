@@ -230,11 +230,10 @@ func (sc *smtpConn) transact(ctx context.Context, ep *endpoint, env envelope, bo
 		res = sc.transactBound(ctx, ep, env, body)
 	}
 	if err := release(); err != nil {
-		// The watchdog closed the connection.
+		// The watchdog closed the connection. When ctx ended after the
+		// server's final reply the transaction succeeded (res.err is nil):
+		// reporting a failure would invite a duplicate by a retry.
 		res.keep, res.retry = false, false
-		if res.err == nil {
-			res.err = err
-		}
 	}
 	if res.keep && isClosingReply(res.err) {
 		// A 421 anywhere means the server is closing the channel.
