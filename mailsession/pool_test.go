@@ -181,29 +181,32 @@ func (s *recSession) Reset()        {}
 func (s *recSession) Logout() error { return nil }
 
 func TestEnvelopeParameters(t *testing.T) {
-	rec := &recorder{}
-	port := goSMTPServer(t, rec, func(srv *smtp.Server) { srv.EnableDSN, srv.EnableSMTPUTF8 = true, true })
-	s := mustSession(t, props(
-		"mail.smtp.host", "127.0.0.1",
-		"mail.smtp.port", strconv.Itoa(port),
-		"mail.smtp.localhost", "app.example.com",
-		"mail.smtp.dsn.notify", "FAILURE,DELAY",
-		"mail.smtp.dsn.ret", "HDRS",
-	))
-	if err := s.Send(ctxT(t), &Message{From: "a@example.com", To: []string{"zoë@example.com"}, Text: "x"}); err != nil {
-		t.Fatal(err)
-	}
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	if len(rec.hello) != 1 || rec.hello[0] != "app.example.com" {
-		t.Errorf("EHLO name %v", rec.hello)
-	}
-	if len(rec.mail) != 1 || rec.mail[0].Return != smtp.DSNReturnHeaders || !rec.mail[0].UTF8 {
-		t.Errorf("MAIL options %+v", rec.mail)
-	}
-	if len(rec.rcpt) != 1 || len(rec.rcpt[0].Notify) != 2 || rec.rcpt[0].Notify[0] != smtp.DSNNotifyFailure {
-		t.Errorf("RCPT options %+v", rec.rcpt)
-	}
+	bothTransactionStyles(t, func(t *testing.T, _ bool, opt Option) {
+		rec := &recorder{}
+		port := goSMTPServer(t, rec, func(srv *smtp.Server) { srv.EnableDSN, srv.EnableSMTPUTF8 = true, true })
+		s := mustSession(t, props(
+			"mail.smtp.host", "127.0.0.1",
+			"mail.smtp.port", strconv.Itoa(port),
+			"mail.smtp.localhost", "app.example.com",
+			"mail.smtp.dsn.notify", "FAILURE,DELAY",
+			"mail.smtp.dsn.ret", "HDRS",
+		), opt)
+		if err := s.Send(ctxT(t), &Message{From: "a@example.com", To: []string{"zoë@example.com"}, Text: "x"}); err != nil {
+			t.Fatal(err)
+		}
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		if len(rec.hello) != 1 || rec.hello[0] != "app.example.com" {
+			t.Errorf("EHLO name %v", rec.hello)
+		}
+		// BODY=8BITMIME when offered, so SendRaw's 8-bit bytes are declared.
+		if len(rec.mail) != 1 || rec.mail[0].Return != smtp.DSNReturnHeaders || !rec.mail[0].UTF8 || rec.mail[0].Body != smtp.Body8BitMIME {
+			t.Errorf("MAIL options %+v", rec.mail)
+		}
+		if len(rec.rcpt) != 1 || len(rec.rcpt[0].Notify) != 2 || rec.rcpt[0].Notify[0] != smtp.DSNNotifyFailure {
+			t.Errorf("RCPT options %+v", rec.rcpt)
+		}
+	})
 }
 
 func TestTLSTrustSettings(t *testing.T) {
