@@ -123,6 +123,9 @@ func (e *SendError) Error() string {
 	}
 	if len(e.Unsent) > 0 {
 		fmt.Fprintf(&b, "; not sent to %s", strings.Join(e.Unsent, ", "))
+		if e.Err == nil && len(e.Rejected) > 0 && len(e.Sent) == 0 {
+			b.WriteString(" (a recipient was refused: nothing is sent unless mail.smtp.sendpartial=true)")
+		}
 	}
 	return b.String()
 }

@@ -67,6 +67,9 @@ func testRejectedRecipients(t *testing.T, pipelining bool, opt Option) {
 	if len(srv.Received()) != 0 {
 		t.Errorf("message sent although sendpartial is off")
 	}
+	if !strings.Contains(err.Error(), "sendpartial") {
+		t.Errorf("error does not say why the valid recipient got nothing: %v", err)
+	}
 
 	// Only a 450: temporary.
 	err = s.Send(ctxT(t), &Message{To: []string{"later@elsewhere.example"}, Text: "x"})
