@@ -1239,3 +1239,14 @@ func TestStaleFormSaveRefused(t *testing.T) {
 		t.Error("A's second save was not applied")
 	}
 }
+
+// A checkbox's hint describes it (aria-describedby) without being part of
+// its name: it is outside the label, so a screen reader reads it once.
+func TestCheckboxHintOutsideLabel(t *testing.T) {
+	f := newFixture(t, "", WithoutAuthorization())
+	page, _ := f.get(f.client)
+	want := `aria-describedby="smtpSecure-hint"> <span>Use a secure network connection</span></label><span class="hint check-hint" id="smtpSecure-hint">`
+	if !strings.Contains(page, want) {
+		t.Errorf("the checkbox's hint is not a description outside its label")
+	}
+}
