@@ -16,6 +16,10 @@ func Bind(name string, obj any) error { return defaultRegistry.Bind(name, obj) }
 // binding; see [Registry.Rebind].
 func Rebind(name string, obj any) error { return defaultRegistry.Rebind(name, obj) }
 
+// Swap binds obj under name in the default registry and returns the object
+// it replaced; see [Registry.Swap].
+func Swap(name string, obj any) (old any, err error) { return defaultRegistry.Swap(name, obj) }
+
 // Unbind removes name from the default registry; see [Registry.Unbind].
 func Unbind(name string) error { return defaultRegistry.Unbind(name) }
 

@@ -29,7 +29,8 @@ func (r *Registry) BindFactory(name string, f func() (any, error)) error {
 	if f == nil {
 		return &NameError{Op: "bind", Name: name, Err: ErrNilObject}
 	}
-	return r.bind("bind", name, &entry{lazy: &lazyObject{f: f}}, false)
+	_, err := r.bind("bind", name, &entry{lazy: &lazyObject{f: f}}, false)
+	return err
 }
 
 // lazyObject runs its factory until it succeeds once.

@@ -78,7 +78,8 @@ func (r *Registry) Bind(name string, obj any) error {
 	if obj == nil {
 		return &NameError{Op: "bind", Name: name, Err: ErrNilObject}
 	}
-	return r.bind("bind", name, &entry{obj: obj}, false)
+	_, err := r.bind("bind", name, &entry{obj: obj}, false)
+	return err
 }
 
 // Rebind binds obj under name, replacing any object bound there. Watchers
@@ -87,20 +88,34 @@ func (r *Registry) Rebind(name string, obj any) error {
 	if obj == nil {
 		return &NameError{Op: "rebind", Name: name, Err: ErrNilObject}
 	}
-	return r.bind("rebind", name, &entry{obj: obj}, true)
+	_, err := r.bind("rebind", name, &entry{obj: obj}, true)
+	return err
 }
 
-// bind stores e under name; replace tells Rebind from Bind.
-func (r *Registry) bind(op, name string, e *entry, replace bool) error {
+// Swap binds obj under name like [Registry.Rebind] and returns the object it
+// replaced: nil when the name was free or held a lazy factory that had not
+// run yet. Look-up and replacement are one step, so no other Bind or Rebind
+// comes between them: whoever swaps out an object it owns may close it,
+// knowing it closes what it replaced and nothing bound by somebody else.
+func (r *Registry) Swap(name string, obj any) (old any, err error) {
+	if obj == nil {
+		return nil, &NameError{Op: "swap", Name: name, Err: ErrNilObject}
+	}
+	return r.bind("swap", name, &entry{obj: obj}, true)
+}
+
+// bind stores e under name and returns the object it replaced; replace
+// tells Rebind and Swap from Bind.
+func (r *Registry) bind(op, name string, e *entry, replace bool) (any, error) {
 	key, err := r.key(op, name)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	r.mu.Lock()
 	old, taken := r.snapshot()[key]
 	if taken && !replace {
 		r.mu.Unlock()
-		return &NameError{Op: op, Name: name, Err: ErrAlreadyBound}
+		return nil, &NameError{Op: op, Name: name, Err: ErrAlreadyBound}
 	}
 	r.updateLocked(func(m map[string]*entry) { m[key] = e })
 	ev := Event{Name: key, Kind: Bound, New: e.current()}
@@ -110,7 +125,7 @@ func (r *Registry) bind(op, name string, e *entry, replace bool) error {
 	ws := r.enqueueLocked(ev)
 	r.mu.Unlock()
 	deliver(ws)
-	return nil
+	return ev.Old, nil
 }
 
 // Unbind removes the binding of name. It fails with an error matching
