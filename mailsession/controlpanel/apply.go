@@ -167,7 +167,7 @@ func (h *Handler) serveApply(w http.ResponseWriter, r *http.Request, save bool) 
 	seeOther(w, h.done.put(h.csrf.owner(r), outcome{n, view}))
 }
 
-// publish binds sess under name, replacing (Rebind: no moment without a
+// publish binds sess under name, replacing (Swap: no moment without a
 // binding) whatever was there, then closes the session it replaced —
 // Close waits for that session's in-flight sends, so none is cut off. When
 // the name changed, the session this handler published under the old name
@@ -175,13 +175,14 @@ func (h *Handler) serveApply(w http.ResponseWriter, r *http.Request, save bool) 
 func (h *Handler) publish(name string, sess *mailsession.Session) error {
 	reg := h.registry()
 	var old []*mailsession.Session
-	if obj, err := reg.Lookup(name); err == nil {
-		if o, ok := obj.(*mailsession.Session); ok && o != sess {
-			old = append(old, o)
-		}
-	}
-	if err := reg.Rebind(name, sess); err != nil {
+	// Swap, not Lookup then Rebind: a session the application binds under
+	// the name in between is then the one returned, and closed, never lost.
+	replaced, err := reg.Swap(name, sess)
+	if err != nil {
 		return err
+	}
+	if o, ok := replaced.(*mailsession.Session); ok && o != sess {
+		old = append(old, o)
 	}
 	if h.current != nil && h.name != "" && h.name != name {
 		if obj, err := reg.Lookup(h.name); err == nil && obj == h.current {
