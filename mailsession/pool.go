@@ -123,6 +123,10 @@ func (p *pool) put(ctx context.Context, sc *smtpConn, keep bool) {
 // reap closes the idle connections older than the pool timeout.
 func (p *pool) reap() {
 	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return // close says QUIT on every idle connection itself
+	}
 	var old []*smtpConn
 	keep := p.idle[:0]
 	for _, sc := range p.idle {
@@ -134,10 +138,14 @@ func (p *pool) reap() {
 	}
 	p.idle = keep
 	p.reaper = nil
-	if len(keep) > 0 && !p.closed {
+	if len(keep) > 0 {
 		p.reaper = time.AfterFunc(p.ep.PoolTimeout-time.Since(keep[0].lastUsed), p.reap)
 	}
+	// Close waits for these QUITs as for sends in progress: no goroutine
+	// outlives it.
+	p.active.Add(1)
 	p.mu.Unlock()
+	defer p.active.Done()
 	for _, sc := range old {
 		sc.quit(context.Background(), p.ep)
 	}
