@@ -49,6 +49,9 @@ func TestConcurrentSendsShareThePool(t *testing.T) {
 	if n := count(srv.SMTPCommands(), "RSET"); n != 0 {
 		t.Errorf("%d RSET after successful sends", n)
 	}
+	if e, n := count(srv.SMTPCommands(), "EHLO"), srv.SMTPConnections(); e != 2*n {
+		t.Errorf("%d EHLO on %d connections, want 2 each (before and after STARTTLS)", e, n)
+	}
 }
 
 func TestIdleConnectionCheckedWithNOOP(t *testing.T) {
