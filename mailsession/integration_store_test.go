@@ -8,22 +8,17 @@ import (
 	"errors"
 	"io"
 	"os/exec"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/jmailgo/jmail/mailsession"
+	"github.com/jmailgo/jmail/mailsession/mailtest"
 )
 
 // hardRaw has a 10,000-character line and lines starting with '.': Postfix
 // would fold the long line, so it goes into Dovecot with doveadm save.
 func hardRaw(subject string) []byte {
-	var b strings.Builder
-	b.WriteString("From: grace@jmail.test\r\nTo: grace@jmail.test\r\nSubject: " + subject + "\r\n\r\n")
-	b.WriteString(".leading dot\r\n.\r\n..\r\n")
-	b.WriteString(strings.Repeat("0123456789", 1000) + "\r\n")
-	b.WriteString("...three\r\nlast line\r\n")
-	return []byte(b.String())
+	return mailtest.HardMessage("grace@jmail.test", "grace@jmail.test", subject)
 }
 
 func (e itEnv) save(t *testing.T, a account, raw []byte) {

@@ -36,12 +36,7 @@ func storeSession(t testing.TB, srv *mailtest.Server, mode mailtest.Mode, proto 
 // hardMessage has a 10,000-character line, lines starting with '.', a lone
 // "." line and a ".." line.
 func hardMessage(subject string) []byte {
-	var b strings.Builder
-	b.WriteString("From: Ann <ann@example.com>\r\nTo: user@example.com\r\nSubject: " + subject + "\r\n\r\n")
-	b.WriteString(".leading dot\r\n.\r\n..\r\n")
-	b.WriteString(strings.Repeat("0123456789", 1000) + "\r\n")
-	b.WriteString("...three\r\nlast line\r\n")
-	return []byte(b.String())
+	return mailtest.HardMessage("Ann <ann@example.com>", mailtest.DefaultUser, subject)
 }
 
 func deliver(t testing.TB, srv *mailtest.Server, msgs ...[]byte) {

@@ -17,17 +17,7 @@ import (
 // hardMessage has a 10,000-character line, lines starting with '.', a lone
 // "." line and a ".." line: what dot-stuffing and line handling get wrong.
 func hardMessage(subject string) []byte {
-	var b strings.Builder
-	b.WriteString("From: user@example.com\r\n")
-	b.WriteString("To: user@example.com\r\n")
-	b.WriteString("Subject: " + subject + "\r\n")
-	b.WriteString("\r\n")
-	b.WriteString(".leading dot\r\n")
-	b.WriteString(".\r\n")
-	b.WriteString("..\r\n")
-	b.WriteString(strings.Repeat("0123456789", 1000) + "\r\n")
-	b.WriteString("last line\r\n")
-	return []byte(b.String())
+	return HardMessage("user@example.com", DefaultUser, subject)
 }
 
 func testContext(t *testing.T) context.Context {

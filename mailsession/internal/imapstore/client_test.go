@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"strings"
 	"testing"
 	"time"
 
@@ -17,12 +16,7 @@ import (
 )
 
 func hardMessage(subject string) []byte {
-	var b strings.Builder
-	b.WriteString("From: user@example.com\r\nTo: user@example.com\r\nSubject: " + subject + "\r\n\r\n")
-	b.WriteString(".leading dot\r\n.\r\n..\r\n")
-	b.WriteString(strings.Repeat("0123456789", 1000) + "\r\n")
-	b.WriteString("...three\r\nlast line\r\n")
-	return []byte(b.String())
+	return mailtest.HardMessage("user@example.com", mailtest.DefaultUser, subject)
 }
 
 func testContext(t testing.TB) context.Context {

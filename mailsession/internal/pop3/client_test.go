@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -20,12 +19,7 @@ import (
 // hardMessage has a 10,000-character line, lines starting with '.', a lone
 // "." line and a ".." line: what dot-stuffing and line handling get wrong.
 func hardMessage(subject string) []byte {
-	var b strings.Builder
-	b.WriteString("From: user@example.com\r\nTo: user@example.com\r\nSubject: " + subject + "\r\n\r\n")
-	b.WriteString(".leading dot\r\n.\r\n..\r\n")
-	b.WriteString(strings.Repeat("0123456789", 1000) + "\r\n")
-	b.WriteString("...three\r\nlast line\r\n")
-	return []byte(b.String())
+	return mailtest.HardMessage("user@example.com", mailtest.DefaultUser, subject)
 }
 
 func testContext(t testing.TB) context.Context {
