@@ -14,11 +14,22 @@ type Faults struct {
 	RejectRecipients map[string]int // recipient (any case) → SMTP reply code (550, 450, 451 ...)
 	FailData         int            // reply code at the end of DATA (e.g. 554, 451); 0 = accept
 	CutDataAfter     int64          // close the SMTP connection after N bytes of DATA; 0 = never
-	CutFetchAfter    int64          // close a POP3 RETR/TOP or IMAP FETCH connection after N bytes of the response; 0 = never
-	ReplyDelay       time.Duration  // delay before every reply, all protocols
-	RefuseAuth       bool           // every authentication attempt fails (535 / -ERR / NO)
-	NoSTARTTLS       bool           // plain ports do not offer STARTTLS / STLS (for connections accepted afterwards)
-	NoUIDPlus        bool           // IMAP offers IMAP4rev1 only, without UIDPLUS; UID EXPUNGE is refused (connections accepted afterwards)
+	// CloseAfterDot makes the server take the message (it is stored and
+	// delivered) and then close the connection without replying to the
+	// final dot or BDAT LAST: the client cannot know it was accepted.
+	CloseAfterDot bool
+	// CutAtRcpt closes the connection, without a reply, when the Nth RCPT
+	// of a transaction (1-based) arrives; 0 = never.
+	CutAtRcpt int
+	// Reply421AtRcpt answers the Nth RCPT of a transaction (1-based) with
+	// "421 4.3.0" and closes the connection, as a server shutting down in
+	// the middle of a pipelined group; 0 = never.
+	Reply421AtRcpt int
+	CutFetchAfter  int64         // close a POP3 RETR/TOP or IMAP FETCH connection after N bytes of the response; 0 = never
+	ReplyDelay     time.Duration // delay before every reply, all protocols
+	RefuseAuth     bool          // every authentication attempt fails (535 / -ERR / NO)
+	NoSTARTTLS     bool          // plain ports do not offer STARTTLS / STLS (for connections accepted afterwards)
+	NoUIDPlus      bool          // IMAP offers IMAP4rev1 only, without UIDPLUS; UID EXPUNGE is refused (connections accepted afterwards)
 }
 
 // faultState holds the current Faults; readers never block writers.

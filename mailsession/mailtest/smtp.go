@@ -233,14 +233,15 @@ type smtpSession struct {
 	fc   *faultConn
 	auth *authenticator
 
-	from string
-	to   []string
+	from    string
+	to      []string
+	refused int // RCPTs refused in this transaction
 }
 
 var _ smtp.AuthSession = (*smtpSession)(nil)
 
 func (se *smtpSession) Reset() {
-	se.from, se.to = "", nil
+	se.from, se.to, se.refused = "", nil, 0
 }
 
 func (se *smtpSession) Logout() error { return nil }
@@ -278,15 +279,30 @@ func (se *smtpSession) Mail(from string, opts *smtp.MailOptions) error {
 	if se.ss.s.cfg.authRequired && se.auth.mb == nil {
 		return &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "Authentication required"}
 	}
-	se.from, se.to = from, nil
+	se.from, se.to, se.refused = from, nil, 0
 	return nil
 }
 
 func (se *smtpSession) Rcpt(to string, opts *smtp.RcptOptions) error {
-	if code := se.ss.s.faults.get().RejectRecipients[lowerASCII(to)]; code != 0 {
+	f := se.ss.s.faults.get()
+	n := len(se.to) + se.refused + 1
+	switch {
+	case f.CutAtRcpt == n:
+		se.fc.Close()
+		return errors.New("connection cut (mailtest fault)")
+	case f.Reply421AtRcpt == n:
+		// Written here, as the server's last words: go-smtp's own reply
+		// would find the connection closed.
+		io.WriteString(se.fc, "421 4.3.0 Service shutting down (mailtest fault)\r\n")
+		se.fc.Close()
+		return errors.New("connection closed (mailtest fault)")
+	}
+	if code := f.RejectRecipients[lowerASCII(to)]; code != 0 {
+		se.refused++
 		return replyError(code, "Recipient rejected (mailtest fault)")
 	}
 	if se.ss.s.store.lookup(to) == nil && se.ss.s.store.domains[strings.ToLower(domainOf(to))] {
+		se.refused++
 		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such user here"}
 	}
 	se.to = append(se.to, to)
@@ -340,6 +356,10 @@ func (se *smtpSession) Data(r io.Reader) error {
 		m.To = append([]string(nil), msg.To...)
 		m.Data = append([]byte(nil), msg.Data...)
 		fn(m)
+	}
+	if f.CloseAfterDot {
+		se.fc.Close()
+		return errors.New("connection closed after the message was taken (mailtest fault)")
 	}
 	return nil
 }
