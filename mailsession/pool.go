@@ -20,6 +20,11 @@ type pool struct {
 	// with NOOP before reuse.
 	idleCheck time.Duration
 
+	// stop ends (with cause ErrClosed) when the pool is closed: every send
+	// in flight runs under a context derived from it and ends at once.
+	stop  context.Context
+	abort context.CancelCauseFunc
+
 	mu     sync.Mutex
 	idle   []*smtpConn // most recently used last
 	closed bool
@@ -27,8 +32,25 @@ type pool struct {
 	active sync.WaitGroup // sends in progress
 }
 
+// quitTimeout bounds the QUITs said to the idle connections when the pool
+// closes: a server that does not answer costs this, not a read timeout per
+// connection.
+const quitTimeout = 2 * time.Second
+
 func newPool(s *Session, ep *endpoint) *pool {
-	return &pool{s: s, ep: ep, sem: make(chan struct{}, ep.PoolSize), idleCheck: idleCheckAfter}
+	stop, abort := context.WithCancelCause(context.Background())
+	return &pool{s: s, ep: ep, sem: make(chan struct{}, ep.PoolSize), idleCheck: idleCheckAfter, stop: stop, abort: abort}
+}
+
+// sendContext is parent, also ended (with cause ErrClosed) when the pool
+// is closed.
+func (p *pool) sendContext(parent context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(parent)
+	stop := context.AfterFunc(p.stop, func() { cancel(ErrClosed) })
+	return ctx, func() {
+		stop()
+		cancel(nil)
+	}
 }
 
 // send runs one transaction on a pooled or new connection. A reused
@@ -43,6 +65,8 @@ func (p *pool) send(ctx context.Context, env envelope, body func(io.Writer) erro
 	p.active.Add(1)
 	p.mu.Unlock()
 	defer p.active.Done()
+	ctx, cancel := p.sendContext(ctx)
+	defer cancel()
 
 	select {
 	case p.sem <- struct{}{}:
@@ -151,13 +175,27 @@ func (p *pool) reap() {
 	}
 }
 
-// close waits for sends in progress, then says QUIT on every idle
-// connection.
-func (p *pool) close() error {
+// shutdown refuses new sends and waits for those in progress; when ctx
+// ends first it stops them (as close does) and returns ctx's error. Then it
+// says QUIT on every idle connection, within quitTimeout.
+func (p *pool) shutdown(ctx context.Context) error {
 	p.mu.Lock()
 	p.closed = true
 	p.mu.Unlock()
-	p.active.Wait()
+	done := make(chan struct{})
+	go func() {
+		p.active.Wait()
+		close(done)
+	}()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+		p.abort(ErrClosed)
+		<-done // each send's watchdog closed its connection: they end now
+	}
+	p.abort(ErrClosed)
 	p.mu.Lock()
 	idle := p.idle
 	p.idle = nil
@@ -166,14 +204,22 @@ func (p *pool) close() error {
 		p.reaper = nil
 	}
 	p.mu.Unlock()
+	qctx, cancel := context.WithTimeout(context.Background(), quitTimeout)
+	defer cancel()
 	var wg sync.WaitGroup
 	for _, sc := range idle {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sc.quit(context.Background(), p.ep)
-		}()
+		wg.Go(func() { sc.quit(qctx, p.ep) })
 	}
 	wg.Wait()
+	return err
+}
+
+// close stops the sends in progress (they fail with ErrClosed) and says
+// QUIT on every idle connection.
+func (p *pool) close() error {
+	p.abort(ErrClosed)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	p.shutdown(ctx)
 	return nil
 }
