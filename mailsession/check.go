@@ -90,16 +90,18 @@ func (s *Session) checkTransport(ctx context.Context) *EndpointReport {
 	ep := s.set.transport
 	r := &EndpointReport{Protocol: ep.Protocol, Addr: ep.Addr(), Warnings: endpointWarnings(s.set.warnings, ep.Protocol)}
 	start := time.Now()
-	sc, err := dialSMTP(ctx, ep, s.trace)
+	sc, info, err := dialSMTP(ctx, ep, s.trace)
 	r.Latency = time.Since(start)
+	// What the connection showed up to a failure (a refused login) is
+	// reported too: it is what an operator debugging the login needs.
+	r.TLSVersion = info.TLSVersion
+	r.Capabilities = info.Extensions
+	r.AuthMechanisms = info.Mechanisms
+	r.Authenticated, r.Mechanism = info.Authenticated, info.Mechanism
 	if err != nil {
 		r.Err = err
 		return r
 	}
-	r.TLSVersion = sc.info.TLSVersion
-	r.Capabilities = sc.info.Extensions
-	r.AuthMechanisms = sc.info.Mechanisms
-	r.Authenticated, r.Mechanism = sc.info.Authenticated, sc.info.Mechanism
 	if r.TLSVersion == "" && sc.has("STARTTLS") {
 		r.Warnings = append(r.Warnings, Warning{"mail." + ep.Protocol + ".starttls.enable",
 			"the server offers STARTTLS but the connection stays unencrypted: set it to true (and starttls.required)"})

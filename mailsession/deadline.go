@@ -40,10 +40,7 @@ func (c *timeoutConn) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	n, err := c.Conn.Read(p)
-	if err != nil && !byCtx && errors.Is(err, os.ErrDeadlineExceeded) {
-		err = &timeoutError{op: "read", d: c.readTimeout}
-	}
-	return n, err
+	return n, c.timeoutErr(err, byCtx, "read", c.readTimeout)
 }
 
 func (c *timeoutConn) Write(p []byte) (int, error) {
@@ -52,10 +49,19 @@ func (c *timeoutConn) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	n, err := c.Conn.Write(p)
-	if err != nil && !byCtx && errors.Is(err, os.ErrDeadlineExceeded) {
-		err = &timeoutError{op: "write", d: c.writeTimeout}
+	return n, c.timeoutErr(err, byCtx, "write", c.writeTimeout)
+}
+
+// timeoutErr names a deadline's cause: the bound context's deadline (the
+// context may not have noticed yet), or the per-I/O timeout.
+func (c *timeoutConn) timeoutErr(err error, byCtx bool, op string, d time.Duration) error {
+	if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
+		return err
 	}
-	return n, err
+	if byCtx {
+		return context.DeadlineExceeded
+	}
+	return &timeoutError{op: op, d: d}
 }
 
 // SetDeadline is a no-op: deadlines are set per I/O by Read and Write.
@@ -101,14 +107,38 @@ func (e *timeoutError) Unwrap() error   { return os.ErrDeadlineExceeded }
 
 var _ net.Error = (*timeoutError)(nil)
 
-// withContext returns err, or ctx's error when ctx ended while the operation
-// ran (the failure was caused by the cancellation or deadline).
+// withContext returns err, or, when ctx ended while the operation ran (the
+// failure was caused by the cancellation, deadline or session close), an
+// error that matches ctx.Err() and ctx's cause instead of the
+// closed-connection error the watchdog provoked.
 func withContext(ctx context.Context, err error) error {
 	if err == nil {
 		return nil
 	}
-	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
-		return fmt.Errorf("%w (%v)", cerr, err)
+	cerr := ctx.Err()
+	if cerr == nil || errors.Is(err, cerr) {
+		return err
 	}
-	return err
+	return &ctxEndError{err: cerr, cause: context.Cause(ctx)}
+}
+
+// ctxEndError is an operation stopped because its context ended. It
+// matches the context's error and its cause (ErrClosed when the session
+// was closed), and ErrTemporary: the operation may succeed another time.
+type ctxEndError struct {
+	err, cause error
+}
+
+func (e *ctxEndError) Error() string {
+	if e.cause != nil && e.cause != e.err {
+		return e.cause.Error()
+	}
+	return e.err.Error()
+}
+
+func (e *ctxEndError) Unwrap() []error {
+	if e.cause != nil && e.cause != e.err {
+		return []error{e.err, e.cause}
+	}
+	return []error{e.err}
 }

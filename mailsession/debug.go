@@ -24,7 +24,8 @@ type traceConn struct {
 	mu      sync.Mutex
 	in, out bytes.Buffer
 	inSASL  bool // between an AUTH command and its final reply
-	inData  bool // between 354 and the lone dot
+	inData  bool  // between 354 and the lone dot
+	chunk   int64 // BDAT bytes still to come
 	body    int64
 }
 
@@ -53,6 +54,18 @@ func (t *traceConn) Write(p []byte) (int, error) {
 
 func (t *traceConn) flush(buf *bytes.Buffer, client bool) {
 	for {
+		if client && t.chunk > 0 {
+			n := min(t.chunk, int64(buf.Len()))
+			buf.Next(int(n))
+			t.chunk -= n
+			t.body += n
+			if t.chunk > 0 {
+				return
+			}
+			t.emit("C:", "<message body, "+strconv.FormatInt(t.body, 10)+" bytes>")
+			t.body = 0
+			continue
+		}
 		i := bytes.IndexByte(buf.Bytes(), '\n')
 		if i < 0 {
 			if client && t.inData && buf.Len() > 4096 {
@@ -101,6 +114,12 @@ func (t *traceConn) clientLine(line string) {
 			t.inSASL = true
 			if len(fields) > verbAt+2 {
 				line = strings.Join(fields[:verbAt+2], " ") + " <redacted>"
+			}
+		case "BDAT":
+			if !t.imap && len(fields) > 1 {
+				if n, err := strconv.ParseInt(fields[1], 10, 64); err == nil && n > 0 {
+					t.chunk = n
+				}
 			}
 		case "PASS", "LOGIN", "APOP":
 			if len(fields) > verbAt+1 {

@@ -56,6 +56,7 @@ var protocolKeys = []Key{
 	{"quitwait", "false: do not wait for the reply to QUIT (SMTP; default true)"},
 	{"rsetbeforequit", "true: send RSET before QUIT (SMTP)"},
 	{"pipelining", "false: never pipeline MAIL/RCPT/DATA, even when the server offers PIPELINING (extension; default true)"},
+	{"chunking", "false: send the message with DATA, even when the server offers CHUNKING (BDAT, RFC 3030) (extension; default true)"},
 	{"connectionpoolsize", "SMTP connections kept and used at once (default 2)"},
 	{"connectionpooltimeout", "milliseconds an idle SMTP connection is kept (default 45000; 0 closes after each send)"},
 }

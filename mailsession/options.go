@@ -182,6 +182,14 @@ func WithPipelining(on bool) Option {
 	return func(c *config) { c.setTransport("pipelining", strconv.FormatBool(on)) }
 }
 
+// WithChunking turns SMTP CHUNKING (RFC 3030: the message sent with BDAT
+// in the same pipelined group as MAIL and RCPT) on or off
+// (mail.smtp.chunking; on by default, used only when the server offers it).
+// Off, the message goes with DATA.
+func WithChunking(on bool) Option {
+	return func(c *config) { c.setTransport("chunking", strconv.FormatBool(on)) }
+}
+
 // WithSendPartial sends to the valid recipients when some are rejected
 // (mail.smtp.sendpartial).
 func WithSendPartial(on bool) Option {

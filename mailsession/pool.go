@@ -60,7 +60,7 @@ func (p *pool) send(ctx context.Context, env envelope, body func(io.Writer) erro
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
-		return ErrClosed
+		return &SendError{Unsent: env.rcpts, Err: ErrClosed}
 	}
 	p.active.Add(1)
 	p.mu.Unlock()
@@ -71,7 +71,7 @@ func (p *pool) send(ctx context.Context, env envelope, body func(io.Writer) erro
 	select {
 	case p.sem <- struct{}{}:
 	case <-ctx.Done():
-		return &SendError{Unsent: env.rcpts, Err: fmt.Errorf("waiting for a pooled connection: %w", ctx.Err())}
+		return &SendError{Unsent: env.rcpts, Err: fmt.Errorf("waiting for a pooled connection: %w", &ctxEndError{err: ctx.Err(), cause: context.Cause(ctx)})}
 	}
 	defer func() { <-p.sem }()
 
@@ -83,6 +83,12 @@ func (p *pool) send(ctx context.Context, env envelope, body func(io.Writer) erro
 		res := sc.transact(ctx, p.ep, env, body)
 		if res.retry && reused && attempt == 0 {
 			sc.close()
+			if whole := res.whole; whole != nil {
+				body = func(w io.Writer) error {
+					_, err := w.Write(whole)
+					return err
+				}
+			}
 			continue
 		}
 		p.put(ctx, sc, res.keep)
@@ -108,6 +114,13 @@ func (p *pool) get(ctx context.Context) (sc *smtpConn, reused bool, err error) {
 			sc.close() // the reaper missed it; the server has likely dropped it
 			continue
 		}
+		if sc.wire.r.Buffered() > 0 || peerSpoke(sc.ec.t.Conn) {
+			// The server spoke unasked (a 421 before closing an idle
+			// connection) or closed it: a transaction written now would
+			// consume the body and be lost.
+			sc.close()
+			continue
+		}
 		if idle > p.idleCheck {
 			if err := sc.noop(ctx); err != nil {
 				sc.close()
@@ -119,7 +132,7 @@ func (p *pool) get(ctx context.Context) (sc *smtpConn, reused bool, err error) {
 		}
 		return sc, true, nil
 	}
-	sc, err = dialSMTP(ctx, p.ep, p.s.trace)
+	sc, _, err = dialSMTP(ctx, p.ep, p.s.trace)
 	return sc, false, err
 }
 

@@ -184,7 +184,7 @@ func (s *recSession) Reset()        {}
 func (s *recSession) Logout() error { return nil }
 
 func TestEnvelopeParameters(t *testing.T) {
-	bothTransactionStyles(t, func(t *testing.T, _ bool, opt Option) {
+	transactionStyles(t, func(t *testing.T, _ txStyle, opt Option) {
 		rec := &recorder{}
 		port := goSMTPServer(t, rec, func(srv *smtp.Server) { srv.EnableDSN, srv.EnableSMTPUTF8 = true, true })
 		s := mustSession(t, props(

@@ -79,6 +79,7 @@ type endpoint struct {
 	PoolSize       int
 	PoolTimeout    time.Duration
 	Pipelining     bool   // use PIPELINING when offered (mail.smtp.pipelining, default true)
+	Chunking       bool   // use CHUNKING (BDAT) when offered (mail.smtp.chunking, default true)
 	From           string // mail.smtp.from: envelope sender
 }
 
@@ -436,6 +437,7 @@ func resolveEndpoint(props map[string]string, proto string, c *config, warns *[]
 		ep.QuitWait = r.boolean("quitwait", true)
 		ep.RsetBeforeQuit = r.boolean("rsetbeforequit", false)
 		ep.Pipelining = r.boolean("pipelining", true)
+		ep.Chunking = r.boolean("chunking", true)
 		ep.PoolSize = r.integer("connectionpoolsize", defaultPoolSize, 1, 1000)
 		ep.PoolTimeout = r.millis("connectionpooltimeout", defaultPoolTimeout, true)
 		if c.poolSize > 0 {

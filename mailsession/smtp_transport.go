@@ -2,34 +2,35 @@ package mailsession
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/textproto"
 	"strings"
 	"time"
 
+	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 )
 
 // smtpConn is one live SMTP connection: greeted, upgraded to TLS when
-// configured, authenticated, ready for MAIL.
+// configured, authenticated, ready for MAIL. All of it is spoken here and
+// in smtp_engine.go through one smtpWire.
 type smtpConn struct {
-	ec   *endpointConn
-	c    *smtp.Client
-	wire net.Conn        // the connection go-smtp speaks on (with trace and replay wrappers)
-	tp   *textproto.Conn // our own reader/writer on wire, see wireConn
-	// pipelining: the server offers PIPELINING and it is not disabled.
-	pipelining bool
-	tls        bool
-	lastUsed   time.Time
-	// dirty is set after a failed transaction: the next one starts with
-	// RSET. After a successful one the next starts with MAIL directly
-	// (go-smtp's Reset makes the next command repeat EHLO).
+	ec       *endpointConn
+	wire     *smtpWire
+	ext      map[string]string // EHLO keywords (upper case) → parameters
+	tls      bool
+	lastUsed time.Time
+	// pipelining: the server offers PIPELINING and it is not disabled;
+	// chunking likewise for CHUNKING.
+	pipelining, chunking bool
+	// dirty is set after a transaction that did not complete: the next one
+	// starts with RSET.
 	dirty bool
 	info  connInfo
+	chunk []byte // the BDAT buffer, kept for the connection's next message
 }
 
 // connInfo describes a fresh connection, for Check.
@@ -48,75 +49,131 @@ type envelope struct {
 }
 
 // dialSMTP opens and prepares a connection: greeting, EHLO, STARTTLS as
-// configured (checking the EHLO reply ourselves: go-smtp has no
-// STARTTLS-if-offered mode), AUTH with the best allowed mechanism.
-func dialSMTP(ctx context.Context, ep *endpoint, trace *slog.Logger) (*smtpConn, error) {
+// configured, AUTH with the best allowed mechanism. The connInfo says what
+// was seen up to the failure, if any (Check reports it after a refused
+// login).
+func dialSMTP(ctx context.Context, ep *endpoint, trace *slog.Logger) (*smtpConn, connInfo, error) {
 	ec, err := dialEndpoint(ctx, ep)
 	if err != nil {
-		return nil, err
+		return nil, connInfo{}, err
 	}
 	release := ec.bind(ctx)
-	sc, err := prepareSMTP(ctx, ec, ep, trace)
+	sc := &smtpConn{ec: ec, tls: ep.ImplicitTLS}
+	err = sc.prepare(ctx, ep, trace)
 	if rerr := release(); rerr != nil && err == nil {
-		err = &protocolError{Op: "connect", Addr: ep.Addr(), Err: rerr}
+		err = &protocolError{Op: "connect", Addr: ep.Addr(), Err: withContext(ctx, rerr)}
 	}
 	if err != nil {
 		ec.Close()
-		return nil, err
+		return nil, sc.info, err
 	}
-	return sc, nil
+	sc.lastUsed = time.Now()
+	return sc, sc.info, nil
 }
 
-func prepareSMTP(ctx context.Context, ec *endpointConn, ep *endpoint, trace *slog.Logger) (*smtpConn, error) {
-	var conn net.Conn = ec.Conn
-	tlsOn := ep.ImplicitTLS
-	if !tlsOn && ep.StartTLS {
-		// Greeting, EHLO and STARTTLS ourselves; go-smtp then continues on
-		// the TLS connection after a replayed greeting.
-		offered, err := preTLSHandshake(ec, ep, trace)
-		if err != nil {
-			return nil, err
-		}
-		if offered {
-			if err := ec.startTLS(ctx); err != nil {
-				return nil, err
-			}
-			tlsOn = true
-		} else if ep.StartTLSRequired {
-			return nil, &protocolError{Op: "STARTTLS", Addr: ep.Addr(), Err: ErrTLSRequired}
-		}
-		conn = &replayConn{Conn: ec.Conn, pending: []byte("220 " + ep.Host + " ready\r\n")}
-	}
+// attach puts the wire on the endpoint's current connection (again after
+// STARTTLS), through the trace when debugging.
+func (sc *smtpConn) attach(ep *endpoint, trace *slog.Logger) {
+	var conn io.ReadWriter = sc.ec.Conn
 	if trace != nil {
-		conn = newTraceConn(conn, trace, ep)
+		conn = newTraceConn(sc.ec.Conn, trace, ep)
 	}
-	c := smtp.NewClient(conn)
-	if err := c.Hello(ep.LocalHost); err != nil {
-		return nil, &protocolError{Op: "EHLO", Addr: ep.Addr(), Err: withContext(ctx, err)}
+	if sc.wire == nil {
+		sc.wire = newSMTPWire(conn)
+	} else {
+		sc.wire.upgrade(conn)
 	}
-	sc := &smtpConn{ec: ec, c: c, wire: conn, tls: tlsOn, lastUsed: time.Now()}
-	if st, ok := ec.tlsState(); ok {
+}
+
+func (sc *smtpConn) prepare(ctx context.Context, ep *endpoint, trace *slog.Logger) error {
+	addr := ep.Addr()
+	fail := func(op string, err error) error {
+		return &protocolError{Op: op, Addr: addr, Err: withContext(ctx, err)}
+	}
+	sc.attach(ep, trace)
+	r, err := sc.wire.readReply()
+	if err != nil {
+		return fail("greeting", err)
+	}
+	if r.code != 220 {
+		return fail("greeting", r.err())
+	}
+	if err := sc.hello(ep); err != nil {
+		return fail("EHLO", err)
+	}
+	if !sc.tls && ep.StartTLS {
+		if sc.has("STARTTLS") {
+			r, err := sc.wire.roundTrip("STARTTLS")
+			if err == nil && r.code != 220 {
+				err = r.err()
+			}
+			if err == nil {
+				err = sc.wire.readyForTLS()
+			}
+			if err != nil {
+				return fail("STARTTLS", err)
+			}
+			if err := sc.ec.startTLS(ctx); err != nil {
+				return err
+			}
+			sc.tls = true
+			sc.attach(ep, trace)
+			sc.info = connInfo{}
+			if err := sc.hello(ep); err != nil {
+				return fail("EHLO", err)
+			}
+		} else if ep.StartTLSRequired {
+			return &protocolError{Op: "STARTTLS", Addr: addr, Err: ErrTLSRequired}
+		}
+	}
+	if st, ok := sc.ec.tlsState(); ok {
 		sc.info.TLSVersion = tlsVersionName(st.Version)
 	}
-	sc.info.Extensions = extensions(c)
-	if _, mechs := c.Extension("AUTH"); mechs != "" {
-		sc.info.Mechanisms = strings.Fields(mechs)
-	}
 	sc.pipelining = ep.Pipelining && sc.has("PIPELINING")
+	sc.chunking = ep.Chunking && sc.has("CHUNKING")
 	if ep.Auth {
-		if err := sc.auth(ctx, ep); err != nil {
-			c.Close()
-			return nil, err
+		return sc.auth(ctx, ep)
+	}
+	return nil
+}
+
+// hello says EHLO (HELO when the server does not know EHLO) and records the
+// extensions offered.
+func (sc *smtpConn) hello(ep *endpoint) error {
+	r, err := sc.wire.roundTrip("EHLO " + ep.LocalHost)
+	if err != nil {
+		return err
+	}
+	sc.ext = map[string]string{}
+	if r.code == 500 || r.code == 502 || r.code == 504 || r.code == 550 {
+		// An old server without ESMTP (RFC 5321, 4.1.4): HELO, no extensions.
+		if r, err = sc.wire.roundTrip("HELO " + ep.LocalHost); err != nil {
+			return err
+		}
+		if r.code != 250 {
+			return r.err()
+		}
+		return nil
+	}
+	if r.code != 250 {
+		return r.err()
+	}
+	lines := strings.Split(r.msg, "\n")
+	for _, line := range lines[1:] {
+		kw, params, _ := strings.Cut(strings.TrimSpace(line), " ")
+		if kw != "" {
+			sc.ext[strings.ToUpper(kw)] = params
 		}
 	}
-	return sc, nil
+	sc.info.Extensions = extensions(sc.ext)
+	sc.info.Mechanisms = strings.Fields(sc.ext["AUTH"])
+	return nil
 }
 
 func (sc *smtpConn) auth(ctx context.Context, ep *endpoint) error {
-	ok, mechs := sc.c.Extension("AUTH")
-	if !ok {
+	if !sc.has("AUTH") {
 		hint := ""
-		if has, _ := sc.c.Extension("STARTTLS"); has && !sc.tls {
+		if sc.has("STARTTLS") && !sc.tls {
 			hint = fmt.Sprintf(" (it offers STARTTLS: set mail.%s.starttls.enable=true; servers often offer AUTH only after it)", ep.Protocol)
 		}
 		return &protocolError{Op: "AUTH", Addr: ep.Addr(), Err: fmt.Errorf("%w: server offers no authentication%s", ErrAuth, hint)}
@@ -124,11 +181,11 @@ func (sc *smtpConn) auth(ctx context.Context, ep *endpoint) error {
 	if err := checkAuthAllowed(ep, sc.tls, sc.ec.isLoopback()); err != nil {
 		return &protocolError{Op: "AUTH", Addr: ep.Addr(), Err: err}
 	}
-	client, mech, err := chooseSASL(ctx, ep, strings.Fields(mechs))
+	client, mech, err := chooseSASL(ctx, ep, sc.info.Mechanisms)
 	if err != nil {
 		return &protocolError{Op: "AUTH", Addr: ep.Addr(), Err: err}
 	}
-	if err := sc.c.Auth(client); err != nil {
+	if err := sc.authenticate(client); err != nil {
 		err = withContext(ctx, err)
 		var smtpErr *smtp.SMTPError
 		if errors.As(err, &smtpErr) {
@@ -140,218 +197,86 @@ func (sc *smtpConn) auth(ctx context.Context, ep *endpoint) error {
 	return nil
 }
 
-// preTLSHandshake reads the greeting, says EHLO and, when the server offers
-// it, STARTTLS (expecting 220). It reports whether STARTTLS was done.
-func preTLSHandshake(ec *endpointConn, ep *endpoint, trace *slog.Logger) (bool, error) {
-	var rw io.ReadWriter = ec.Conn
-	if trace != nil {
-		rw = newTraceConn(ec.Conn, trace, ep)
-	}
-	tp := newTextConn(rw)
-	fail := func(op string, err error) (bool, error) {
-		var te *textproto.Error
-		if errors.As(err, &te) {
-			err = &smtp.SMTPError{Code: te.Code, Message: te.Msg}
-		}
-		return false, &protocolError{Op: op, Addr: ep.Addr(), Err: err}
-	}
-	if _, _, err := tp.ReadResponse(220); err != nil {
-		return fail("greeting", err)
-	}
-	if err := tp.PrintfLine("EHLO %s", ep.LocalHost); err != nil {
-		return fail("EHLO", err)
-	}
-	_, msg, err := tp.ReadResponse(250)
+// maxAuthLine is the longest AUTH command line sent with its initial
+// response; a longer response (an OAuth token) goes after the server's
+// empty 334 instead (RFC 4954, 4: lines are limited to 512 octets).
+const maxAuthLine = 500
+
+// authenticate runs one SASL exchange (RFC 4954).
+func (sc *smtpConn) authenticate(c sasl.Client) error {
+	mech, ir, err := c.Start()
 	if err != nil {
-		return fail("EHLO", err)
+		return err
 	}
-	offered := false
-	for _, line := range strings.Split(msg, "\n")[1:] {
-		if strings.EqualFold(strings.Fields(line + " x")[0], "STARTTLS") {
-			offered = true
+	line := "AUTH " + mech
+	var later string // an initial response too long for the command line
+	if ir != nil {
+		enc := base64.StdEncoding.EncodeToString(ir)
+		if enc == "" {
+			enc = "="
+		}
+		if len(line)+1+len(enc) <= maxAuthLine {
+			line += " " + enc
+		} else {
+			later = enc
 		}
 	}
-	if !offered {
-		return false, nil
+	r, err := sc.wire.roundTrip(line)
+	for err == nil && r.code == 334 {
+		var resp string
+		if later != "" {
+			resp, later = later, ""
+		} else {
+			challenge, derr := base64.StdEncoding.DecodeString(strings.TrimSpace(r.msg))
+			var out []byte
+			if derr == nil {
+				out, derr = c.Next(challenge)
+			}
+			if derr != nil {
+				// Cancel the exchange (RFC 4954, 4) and report why.
+				if r, err = sc.wire.roundTrip("*"); err == nil {
+					err = fmt.Errorf("%w (server: %w)", derr, r.err())
+				}
+				return err
+			}
+			resp = base64.StdEncoding.EncodeToString(out)
+		}
+		r, err = sc.wire.roundTrip(resp)
 	}
-	if err := tp.PrintfLine("STARTTLS"); err != nil {
-		return fail("STARTTLS", err)
+	if err != nil {
+		return err
 	}
-	if _, _, err := tp.ReadResponse(220); err != nil {
-		return fail("STARTTLS", err)
+	if r.code != 235 {
+		return r.err()
 	}
-	return true, nil
+	return nil
 }
 
-// replayConn returns pending before reading from the connection: the
-// server's greeting, already consumed before STARTTLS, replayed to go-smtp.
-type replayConn struct {
-	net.Conn
-	pending []byte
+// has reports whether the server announced an extension in its EHLO reply.
+func (sc *smtpConn) has(ext string) bool {
+	_, ok := sc.ext[ext]
+	return ok
 }
 
-func (c *replayConn) Read(p []byte) (int, error) {
-	if len(c.pending) > 0 {
-		n := copy(p, c.pending)
-		c.pending = c.pending[n:]
-		return n, nil
-	}
-	return c.Conn.Read(p)
-}
-
-func extensions(c *smtp.Client) []string {
+func extensions(ext map[string]string) []string {
 	var out []string
 	for _, e := range []string{"STARTTLS", "AUTH", "SIZE", "8BITMIME", "PIPELINING", "SMTPUTF8", "DSN", "ENHANCEDSTATUSCODES", "CHUNKING", "REQUIRETLS", "BINARYMIME"} {
-		if ok, _ := c.Extension(e); ok {
+		if _, ok := ext[e]; ok {
 			out = append(out, e)
 		}
 	}
 	return out
 }
 
-// txResult is the outcome of one transaction on one connection.
-type txResult struct {
-	err error
-	// keep says the connection is healthy enough to go back to the pool.
-	keep bool
-	// retry says nothing reached the server's queue and the connection
-	// failed before MAIL was accepted: the message may be sent again on a
-	// fresh connection without risk of duplication.
-	retry bool
-}
-
-// transact runs MAIL, RCPT for each recipient, DATA and the body on sc.
-func (sc *smtpConn) transact(ctx context.Context, ep *endpoint, env envelope, body func(io.Writer) error) txResult {
-	release := sc.ec.bind(ctx)
-	var res txResult
-	if sc.pipelining {
-		res = sc.transactPipelined(ctx, ep, env, body)
-	} else {
-		res = sc.transactBound(ctx, ep, env, body)
-	}
-	if err := release(); err != nil {
-		// The watchdog closed the connection. When ctx ended after the
-		// server's final reply the transaction succeeded (res.err is nil):
-		// reporting a failure would invite a duplicate by a retry.
-		res.keep, res.retry = false, false
-	}
-	if res.keep && isClosingReply(res.err) {
-		// A 421 anywhere means the server is closing the channel.
-		res.keep = false
-	}
-	sc.lastUsed = time.Now()
-	return res
-}
-
-func (sc *smtpConn) transactBound(ctx context.Context, ep *endpoint, env envelope, body func(io.Writer) error) txResult {
-	addr := ep.Addr()
-	if sc.dirty {
-		if err := sc.rset(); err != nil {
-			return txResult{err: &protocolError{Op: "RSET", Addr: addr, Err: withContext(ctx, err)}, retry: !isReply(err) || isClosingReply(err)}
-		}
-		sc.dirty = false
-	}
-	mailOpts := &smtp.MailOptions{Return: smtp.DSNReturn(ep.DSNRet)}
-	if !isASCII(env.from) || !allASCII(env.rcpts) {
-		if !sc.has("SMTPUTF8") {
-			// Checked here: go-smtp's own refusal is not a reply and would
-			// pass for a broken connection.
-			return txResult{err: &SendError{Unsent: env.rcpts, Err: &protocolError{Op: "MAIL FROM", Addr: addr, Err: errNoSMTPUTF8}}, keep: true}
-		}
-		mailOpts.UTF8 = true
-	}
-	if err := sc.c.Mail(env.from, mailOpts); err != nil {
-		err = withContext(ctx, err)
-		if isClosingReply(err) {
-			// 421 before anything was accepted: the server is closing
-			// (idle timeout, shutdown); a new connection may take it.
-			return txResult{err: &SendError{Unsent: env.rcpts, Err: &protocolError{Op: "MAIL FROM", Addr: addr, Err: err}}, retry: ctx.Err() == nil}
-		}
-		if isReply(err) {
-			sc.dirty = true
-			return txResult{err: &SendError{Unsent: env.rcpts, Err: &protocolError{Op: "MAIL FROM", Addr: addr, Err: mailFromError(ep, err)}}, keep: true}
-		}
-		return txResult{err: &SendError{Unsent: env.rcpts, Err: &protocolError{Op: "MAIL FROM", Addr: addr, Err: err}}, retry: ctx.Err() == nil}
-	}
-	var rcptOpts *smtp.RcptOptions
-	if len(ep.DSNNotify) > 0 {
-		rcptOpts = &smtp.RcptOptions{}
-		for _, n := range ep.DSNNotify {
-			rcptOpts.Notify = append(rcptOpts.Notify, smtp.DSNNotify(n))
-		}
-	}
-	var accepted []string
-	var rejected []*RecipientError
-	for _, rcpt := range env.rcpts {
-		err := sc.c.Rcpt(rcpt, rcptOpts)
-		if err == nil {
-			accepted = append(accepted, rcpt)
-			continue
-		}
-		var smtpErr *smtp.SMTPError
-		if !errors.As(err, &smtpErr) {
-			return txResult{err: &SendError{Unsent: env.rcpts, Err: &protocolError{Op: "RCPT TO", Addr: addr, Err: withContext(ctx, err)}}}
-		}
-		rejected = append(rejected, &RecipientError{Address: rcpt, Code: smtpErr.Code, EnhancedCode: smtpErr.EnhancedCode, Message: smtpErr.Message})
-	}
-	if len(rejected) > 0 && (!ep.SendPartial || len(accepted) == 0) {
-		sc.dirty = true
-		return txResult{err: &SendError{Unsent: accepted, Rejected: rejected}, keep: true}
-	}
-	w, err := sc.c.Data()
-	if err != nil {
-		err = withContext(ctx, err)
-		if isReply(err) {
-			sc.dirty = true
-			return txResult{err: &SendError{Unsent: accepted, Rejected: rejected, Err: &protocolError{Op: "DATA", Addr: addr, Err: err}}, keep: true}
-		}
-		return txResult{err: &SendError{Unsent: accepted, Rejected: rejected, Err: &protocolError{Op: "DATA", Addr: addr, Err: err}}}
-	}
-	if err := body(w); err != nil {
-		// The dot was not sent: the server must not deliver. The connection
-		// is in the middle of DATA and cannot be reused.
-		return txResult{err: &SendError{Unsent: accepted, Rejected: rejected, Err: &protocolError{Op: "DATA body", Addr: addr, Err: withContext(ctx, err)}}}
-	}
-	if err := w.Close(); err != nil {
-		err = withContext(ctx, err)
-		if isReply(err) {
-			sc.dirty = true
-			return txResult{err: &SendError{Unsent: accepted, Rejected: rejected, Err: &protocolError{Op: "end of DATA", Addr: addr, Err: err}}, keep: true}
-		}
-		// No reply after the dot: the message may or may not have been
-		// queued; we report it as not sent and never retry (no duplicate).
-		return txResult{err: &SendError{Unsent: accepted, Rejected: rejected, Err: &protocolError{Op: "end of DATA", Addr: addr, Err: err}}}
-	}
-	if len(rejected) > 0 {
-		return txResult{err: &SendError{Sent: accepted, Rejected: rejected}, keep: true}
-	}
-	return txResult{keep: true}
-}
-
-// rset sends RSET on the wire: go-smtp's Reset would make its next command
-// repeat EHLO. Nothing is buffered between replies, so go-smtp's reader
-// stays in step.
-func (sc *smtpConn) rset() error {
-	tp := sc.wireConn()
-	if err := tp.PrintfLine("RSET"); err != nil {
-		return err
-	}
-	code, msg, err := tp.ReadResponse(0)
-	if err != nil {
-		return err
-	}
-	if code/100 != 2 {
-		return replyError(code, msg)
-	}
-	return nil
-}
-
 // noop checks an idle connection before reuse.
 func (sc *smtpConn) noop(ctx context.Context) error {
 	release := sc.ec.bind(ctx)
-	err := sc.noopWire()
+	r, err := sc.wire.roundTrip("NOOP")
 	if rerr := release(); rerr != nil {
-		return rerr
+		return withContext(ctx, rerr)
+	}
+	if err == nil && r.code/100 != 2 {
+		err = fmt.Errorf("NOOP: %w", r.err())
 	}
 	return err
 }
@@ -363,23 +288,21 @@ func (sc *smtpConn) noop(ctx context.Context) error {
 func (sc *smtpConn) quit(ctx context.Context, ep *endpoint) {
 	release := sc.ec.bind(ctx)
 	defer release()
-	// go-smtp's Reset makes the next command repeat EHLO, and its Quit
-	// always waits: after the last reply nothing is buffered (no
-	// pipelining), so RSET and QUIT are spoken here directly.
-	tp := sc.wireConn()
 	if ep.RsetBeforeQuit {
-		if tp.PrintfLine("RSET") == nil {
-			tp.ReadResponse(250)
+		sc.wire.command("RSET")
+	}
+	sc.wire.command("QUIT")
+	if sc.wire.flush() == nil && ep.QuitWait {
+		if ep.RsetBeforeQuit {
+			sc.wire.readReply()
 		}
+		sc.wire.readReply()
 	}
-	if tp.PrintfLine("QUIT") == nil && ep.QuitWait {
-		tp.ReadResponse(221)
-	}
-	sc.c.Close()
+	sc.ec.Close()
 }
 
 // close drops the connection without a word.
-func (sc *smtpConn) close() { sc.c.Close() }
+func (sc *smtpConn) close() { sc.ec.Close() }
 
 // errNoSMTPUTF8 refuses a non-ASCII envelope address to a server without
 // SMTPUTF8 (RFC 6531).
