@@ -23,7 +23,7 @@ type traceConn struct {
 
 	mu      sync.Mutex
 	in, out bytes.Buffer
-	inSASL  bool // between an AUTH command and its final reply
+	inSASL  bool  // between an AUTH command and its final reply
 	inData  bool  // between 354 and the lone dot
 	chunk   int64 // BDAT bytes still to come
 	body    int64
