@@ -8,7 +8,10 @@
 //     watchdog (watchConn) closes the connection when a command waits on a
 //     silent server longer than the read timeout, or when its context ends;
 //   - streaming: a message is fetched with BODY.PEEK[] and handed over as a
-//     reader of the literal, never collected in memory;
+//     reader of the literal, never collected in memory; the command is
+//     completed as soon as the literal is read to its end, and a response
+//     that puts its UID after the literal (imapclient matches it to no
+//     command) is taken through the unilateral FETCH handler;
 //   - deletions: UID STORE +FLAGS.SILENT (\Deleted) and UID EXPUNGE of
 //     exactly our UIDs when UIDPLUS (or IMAP4rev2) is offered; otherwise a
 //     plain EXPUNGE only after UID SEARCH DELETED shows that no other
