@@ -58,7 +58,7 @@ func (s *Session) openIMAP(ctx context.Context, ep *endpoint, folder string) (*i
 		if errors.Is(err, imapstore.ErrNoSTARTTLS) {
 			err = fmt.Errorf("%w: %v", ErrTLSRequired, err)
 		}
-		return nil, ep.storeErr("connect", err)
+		return nil, imapErr(ctx, ep, "connect", err)
 	}
 	st := &imapStore{ep: ep, c: c, folder: folder}
 	if err := st.start(ctx, s, loopback); err != nil {
@@ -72,7 +72,7 @@ func (st *imapStore) start(ctx context.Context, s *Session, loopback bool) error
 	ep := st.ep
 	caps, err := st.c.Caps(ctx)
 	if err != nil {
-		return ep.storeErr("CAPABILITY", err)
+		return imapErr(ctx, ep, "CAPABILITY", err)
 	}
 	st.inf.TLSVersion = st.c.TLSVersion()
 	for c := range caps {
@@ -92,43 +92,52 @@ func (st *imapStore) start(ctx context.Context, s *Session, loopback bool) error
 	if ep.Token != nil || caps.Has(imap.CapLoginDisabled) || s.explicitMechanisms(ep) {
 		sc, mech, err := chooseSASL(ctx, ep, caps.AuthMechanisms())
 		if err != nil {
-			return ep.storeErr("login", err)
+			return imapErr(ctx, ep, "login", err)
 		}
 		st.inf.Mechanism = mech
 		err = st.c.Authenticate(ctx, sc)
 		if err != nil {
-			return st.loginErr(err)
+			return st.loginErr(ctx, err)
 		}
 	} else {
 		st.inf.Mechanism = "LOGIN"
 		if err := st.c.Login(ctx, ep.User, ep.Password); err != nil {
-			return st.loginErr(err)
+			return st.loginErr(ctx, err)
 		}
 	}
 	uv, n, err := st.c.Select(ctx, st.folder)
 	if err != nil {
-		return st.opErr("SELECT "+st.folder, err)
+		return st.opErr(ctx, "SELECT "+st.folder, err)
 	}
 	st.inf.UIDValidity, st.inf.Messages = uv, int(n)
 	return nil
 }
 
-func (st *imapStore) loginErr(err error) error {
-	e := st.ep.storeErr("login", err).(*StoreError)
+func (st *imapStore) loginErr(ctx context.Context, err error) error {
+	e := imapErr(ctx, st.ep, "login", err)
+	var se *StoreError
 	var ie *imap.Error
-	if errors.As(err, &ie) {
-		e.Code = string(ie.Code)
-		e.temp = ie.Code == imap.ResponseCodeUnavailable || ie.Code == imap.ResponseCodeInUse
-		e.auth = !e.temp
+	if errors.As(e, &se) && errors.As(err, &ie) {
+		se.Code = string(ie.Code)
+		se.temp = ie.Code == imap.ResponseCodeUnavailable || ie.Code == imap.ResponseCodeInUse
+		se.auth = !se.temp
 	}
 	return e
 }
 
-func (st *imapStore) opErr(op string, err error) error {
+func (st *imapStore) opErr(ctx context.Context, op string, err error) error {
+	return imapErr(ctx, st.ep, op, err)
+}
+
+// imapErr is the *StoreError of a failed IMAP operation under ctx: it wraps
+// ctx's error when ctx ended meanwhile (errors.Is(err, ctx.Err()) holds,
+// and it is temporary), and takes the code of an IMAP NO or BAD.
+func imapErr(ctx context.Context, ep *endpoint, op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	e := st.ep.storeErr(op, err)
+	err = withContext(ctx, err)
+	e := ep.storeErr(op, err)
 	var se *StoreError
 	var ie *imap.Error
 	if errors.As(e, &se) && errors.As(err, &ie) {
@@ -138,6 +147,11 @@ func (st *imapStore) opErr(op string, err error) error {
 	if errors.As(e, &se) && errors.Is(err, imapstore.ErrUnsafeExpunge) {
 		se.temp = true // another client's EXPUNGE will clear the way
 	}
+	if errors.As(e, &se) && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		// The caller's ctx ended (imapstore wraps its error): the server
+		// did nothing wrong, a retry with more time may succeed.
+		se.temp = true
+	}
 	return e
 }
 
@@ -146,27 +160,26 @@ func (st *imapStore) uidString(u imap.UID) string {
 	return strconv.FormatUint(uint64(st.c.UIDValidity()), 10) + "." + strconv.FormatUint(uint64(u), 10)
 }
 
-// parseUID accepts "<UIDVALIDITY>.<UID>" of the selected mailbox, or a
-// bare UID.
-func (st *imapStore) parseUID(s string) (imap.UID, bool) {
+// parseUID accepts "<UIDVALIDITY>.<UID>" of the selected folder. A bare
+// UID is refused: the same number names another message under another
+// UIDVALIDITY. The error matches ErrNoMessage and says why.
+func (st *imapStore) parseUID(s string) (imap.UID, error) {
 	v, u, found := strings.Cut(s, ".")
-	if !found {
-		v, u = "", s
+	validity, verr := strconv.ParseUint(v, 10, 32)
+	n, uerr := strconv.ParseUint(u, 10, 32)
+	if !found || verr != nil || uerr != nil || n == 0 {
+		return 0, fmt.Errorf("%w: %q is not an IMAP Store UID (\"<UIDVALIDITY>.<UID>\", as List gives; a bare UID is ambiguous across UIDVALIDITY)", ErrNoMessage, s)
 	}
-	if found && v != strconv.FormatUint(uint64(st.c.UIDValidity()), 10) {
-		return 0, false
+	if cur := st.c.UIDValidity(); uint32(validity) != cur {
+		return 0, fmt.Errorf("%w: %q is from UIDVALIDITY %d, but %s now has UIDVALIDITY %d (the folder was recreated: its messages have new UIDs)", ErrNoMessage, s, validity, st.folder, cur)
 	}
-	n, err := strconv.ParseUint(u, 10, 32)
-	if err != nil || n == 0 {
-		return 0, false
-	}
-	return imap.UID(n), true
+	return imap.UID(n), nil
 }
 
 func (st *imapStore) list(ctx context.Context) ([]MessageInfo, error) {
 	msgs, err := st.c.List(ctx)
 	if err != nil {
-		return nil, st.opErr("FETCH", err)
+		return nil, st.opErr(ctx, "FETCH", err)
 	}
 	st.sizes = make(map[imap.UID]int64, len(msgs))
 	out := make([]MessageInfo, 0, len(msgs))
@@ -182,32 +195,32 @@ func (st *imapStore) list(ctx context.Context) ([]MessageInfo, error) {
 }
 
 func (st *imapStore) known(ctx context.Context, uid string) (bool, error) {
-	u, ok := st.parseUID(uid)
-	if !ok {
-		return false, nil
+	u, err := st.parseUID(uid)
+	if err != nil {
+		return false, st.ep.storeErr("delete", err)
 	}
 	if st.sizes == nil {
 		if _, err := st.list(ctx); err != nil {
 			return false, err
 		}
 	}
-	_, ok = st.sizes[u]
+	_, ok := st.sizes[u]
 	return ok, nil
 }
 
 func (st *imapStore) fetch(ctx context.Context, uid string) (io.ReadCloser, int64, error) {
-	u, ok := st.parseUID(uid)
-	if !ok {
-		return nil, 0, st.ep.storeErr("fetch", fmt.Errorf("%w: %q", ErrNoMessage, uid))
+	u, err := st.parseUID(uid)
+	if err != nil {
+		return nil, 0, st.ep.storeErr("fetch", err)
 	}
 	r, size, err := st.c.Fetch(ctx, u)
 	if errors.Is(err, imapstore.ErrNoMessage) {
 		err = fmt.Errorf("%w: %q", ErrNoMessage, uid)
 	}
 	if err != nil {
-		return nil, 0, st.opErr("FETCH", err)
+		return nil, 0, st.opErr(ctx, "FETCH", err)
 	}
-	return &storeReader{r: r, wrap: func(err error) error { return st.opErr("FETCH", err) }}, size, nil
+	return &storeReader{r: r, wrap: func(err error) error { return st.opErr(ctx, "FETCH", err) }}, size, nil
 }
 
 // commit expunges exactly uids (see imapstore.Client.Expunge) and logs out.
@@ -215,16 +228,16 @@ func (st *imapStore) fetch(ctx context.Context, uid string) (io.ReadCloser, int6
 func (st *imapStore) commit(ctx context.Context, uids []string) error {
 	var set []imap.UID
 	for _, s := range uids {
-		if u, ok := st.parseUID(s); ok {
+		if u, err := st.parseUID(s); err == nil { // checked by Delete
 			set = append(set, u)
 		}
 	}
 	if err := st.c.Expunge(ctx, set); err != nil {
 		st.c.Logout(ctx)
-		return st.opErr("EXPUNGE", err)
+		return st.opErr(ctx, "EXPUNGE", err)
 	}
 	if err := st.c.Logout(ctx); err != nil {
-		return st.opErr("LOGOUT", err)
+		return st.opErr(ctx, "LOGOUT", err)
 	}
 	return nil
 }

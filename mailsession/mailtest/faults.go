@@ -30,6 +30,10 @@ type Faults struct {
 	RefuseAuth     bool          // every authentication attempt fails (535 / -ERR / NO)
 	NoSTARTTLS     bool          // plain ports do not offer STARTTLS / STLS (for connections accepted afterwards)
 	NoUIDPlus      bool          // IMAP offers IMAP4rev1 only, without UIDPLUS; UID EXPUNGE is refused (connections accepted afterwards)
+	// FetchUIDLast makes IMAP FETCH responses put the UID item after the
+	// other items, the message literal included
+	// ("* 1 FETCH (BODY[] {n}\r\n... UID 7)"), which IMAP allows.
+	FetchUIDLast bool
 }
 
 // faultState holds the current Faults; readers never block writers.

@@ -23,6 +23,9 @@ type imapServer struct {
 	servers [2][2]*imapserver.Server // [startTLS][noUIDPlus]
 	feeds   [2][2]*chanListener
 	serveWG sync.WaitGroup
+
+	mu       sync.Mutex
+	sessions map[*imapSession]bool // every session; their selected field too
 }
 
 func b2i(b bool) int {
@@ -33,7 +36,7 @@ func b2i(b bool) int {
 }
 
 func newIMAPServer(s *Server) *imapServer {
-	is := &imapServer{s: s}
+	is := &imapServer{s: s, sessions: make(map[*imapSession]bool)}
 	opts := func(tlsConfig, noUIDPlus bool) *imapserver.Server {
 		caps := imap.CapSet{
 			imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {},
@@ -148,7 +151,11 @@ func (is *imapServer) newSession(c *imapserver.Conn) (imapserver.Session, *imaps
 	if !ok {
 		return nil, nil, fmt.Errorf("mailtest: unexpected IMAP connection %T", c.NetConn())
 	}
-	return &imapSession{is: is, ic: ic, auth: &authenticator{s: is.s}}, nil, nil
+	se := &imapSession{is: is, ic: ic, auth: &authenticator{s: is.s}}
+	is.mu.Lock()
+	is.sessions[se] = true
+	is.mu.Unlock()
+	return se, nil, nil
 }
 
 // imapSession is one IMAP connection: before login only Login and
@@ -161,6 +168,8 @@ type imapSession struct {
 	auth *authenticator
 	mb   *mailbox
 	once sync.Once
+
+	selected *imapmem.Mailbox // under is.mu
 }
 
 var (
@@ -174,7 +183,85 @@ func (se *imapSession) Close() error {
 		err = se.UserSession.Close()
 	}
 	se.once.Do(func() { close(se.ic.done) })
+	se.is.mu.Lock()
+	delete(se.is.sessions, se)
+	se.is.mu.Unlock()
 	return err
+}
+
+// Select opens the mailbox and records it for ResetUIDValidity.
+func (se *imapSession) Select(name string, options *imap.SelectOptions) (*imap.SelectData, error) {
+	se.setSelected(nil)
+	data, err := se.UserSession.Select(name, options)
+	if err == nil {
+		mbox, _ := se.mb.user.Mailbox(name)
+		se.setSelected(mbox)
+	}
+	return data, err
+}
+
+// Unselect closes the mailbox.
+func (se *imapSession) Unselect() error {
+	se.setSelected(nil)
+	return se.UserSession.Unselect()
+}
+
+func (se *imapSession) setSelected(mbox *imapmem.Mailbox) {
+	se.is.mu.Lock()
+	se.selected = mbox
+	se.is.mu.Unlock()
+}
+
+// ResetUIDValidity gives the folder ("" is INBOX) of the mailbox with that
+// address a new UIDVALIDITY and renumbers its messages' UIDs from 1, as a
+// server does whose mailbox was deleted and recreated: every UID handed out
+// before is stale. The messages and their order stay. IMAP connections
+// that have the folder selected are closed, as Dovecot disconnects them;
+// those that select it afterwards see the new UIDVALIDITY. POP3 UIDLs
+// ("<UIDVALIDITY>.<UID>") change with it; do not reset while a POP3
+// session is open on the mailbox.
+func (s *Server) ResetUIDValidity(mailbox, folder string) error {
+	mb := s.store.lookup(mailbox)
+	if mb == nil {
+		return fmt.Errorf("%w: %q", ErrNoMailbox, mailbox)
+	}
+	if folder == "" || strings.EqualFold(folder, "INBOX") {
+		folder = "INBOX"
+	}
+	mbox, err := mb.user.Mailbox(folder)
+	if err != nil {
+		return fmt.Errorf("mailtest: %s has no folder %q: %w", mailbox, folder, err)
+	}
+	st := s.store
+	st.mu.Lock()
+	renumbered, err := mb.user.ResetUIDValidity(folder)
+	if err == nil && mbox == mb.inbox {
+		envs := make(map[imap.UID]envelope, len(st.envelopes[mb]))
+		for old, env := range st.envelopes[mb] {
+			if uid, ok := renumbered[old]; ok {
+				envs[uid] = env
+			}
+		}
+		st.envelopes[mb] = envs
+	}
+	st.notifyLocked()
+	st.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("mailtest: %s folder %q: %w", mailbox, folder, err)
+	}
+	is := s.imap
+	is.mu.Lock()
+	var stale []*imapSession
+	for se := range is.sessions {
+		if se.selected == mbox {
+			stale = append(stale, se)
+		}
+	}
+	is.mu.Unlock()
+	for _, se := range stale {
+		se.ic.fc.Close()
+	}
+	return nil
 }
 
 func (se *imapSession) Login(username, password string) error {
@@ -220,9 +307,13 @@ func (a imapAuth) Next(response []byte) ([]byte, bool, error) {
 	return challenge, done, nil
 }
 
-// Fetch arms Faults.CutFetchAfter for the response.
+// Fetch arms Faults.CutFetchAfter for the response and applies
+// Faults.FetchUIDLast.
 func (se *imapSession) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *imap.FetchOptions) error {
 	se.ic.fc.startFetch()
+	if se.is.s.faults.get().FetchUIDLast {
+		return se.UserSession.FetchUIDLast(w, numSet, options)
+	}
 	return se.UserSession.Fetch(w, numSet, options)
 }
 

@@ -19,7 +19,7 @@
 //
 // IMAP (go-imap's imapserver) serves each user's INBOX with LOGIN,
 // AUTHENTICATE, UIDPLUS, MOVE and IDLE; UIDs are stable and UIDVALIDITY is
-// constant. POP3 (RFC 1939, CAPA, STLS, AUTH) locks the maildrop per session
+// constant unless ResetUIDValidity renumbers them. POP3 (RFC 1939, CAPA, STLS, AUTH) locks the maildrop per session
 // (-ERR [IN-USE]), applies DELE only at QUIT, and sends lines of any length,
 // dot-stuffed. The login name is the full address everywhere.
 package mailtest

@@ -8,7 +8,10 @@
 //     watchdog (watchConn) closes the connection when a command waits on a
 //     silent server longer than the read timeout, or when its context ends;
 //   - streaming: a message is fetched with BODY.PEEK[] and handed over as a
-//     reader of the literal, never collected in memory;
+//     reader of the literal, never collected in memory; the command is
+//     completed as soon as the literal is read to its end, and a response
+//     that puts its UID after the literal (imapclient matches it to no
+//     command) is taken through the unilateral FETCH handler;
 //   - deletions: UID STORE +FLAGS.SILENT (\Deleted) and UID EXPUNGE of
 //     exactly our UIDs when UIDPLUS (or IMAP4rev2) is offered; otherwise a
 //     plain EXPUNGE only after UID SEARCH DELETED shows that no other
@@ -30,6 +33,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -101,7 +105,10 @@ type Client struct {
 	tls     bool
 	reading *bodyReader
 	broken  error
-	closed  atomic.Bool // Close was called (from any goroutine)
+
+	wantMu sync.Mutex
+	want   *fetchWait  // the Fetch waiting for its message, for unilateralFetch
+	closed atomic.Bool // Close was called (from any goroutine)
 
 	mailbox     string
 	uidValidity uint32
@@ -160,7 +167,10 @@ func connect(ctx context.Context, dial func(context.Context) (net.Conn, error), 
 			return nil
 		}
 	}
-	io := imapclient.Options{TLSConfig: cfg, DebugWriter: opt.Debug}
+	io := imapclient.Options{
+		TLSConfig: cfg, DebugWriter: opt.Debug,
+		UnilateralDataHandler: &imapclient.UnilateralDataHandler{Fetch: cl.unilateralFetch},
+	}
 	switch mode {
 	case ImplicitTLS:
 		tc := tls.Client(wc, cfg)
@@ -362,44 +372,143 @@ func (cl *Client) List(ctx context.Context) ([]Message, error) {
 
 // Fetch streams the exact bytes of message uid (BODY.PEEK[]: the \Seen flag
 // is left alone). The reader must be closed before the next command. ctx
-// bounds the whole read, until Close.
+// bounds the whole read, until the last byte is read or the reader closed:
+// the command is completed (its tagged OK read, the watchdog released) as
+// soon as the literal has been read to its end, so a consumer may then take
+// its time before closing.
+//
+// A response that carries the literal before its UID item (legal, if rare)
+// is still ours: imapclient cannot match it to the command, so it reaches
+// the client's unilateral FETCH handler, which hands it over here; its UID
+// is checked once the literal has been read.
 func (cl *Client) Fetch(ctx context.Context, uid imap.UID) (io.ReadCloser, int64, error) {
 	end, err := cl.begin(ctx)
 	if err != nil {
 		return nil, 0, err
 	}
 	cl.trace("UID FETCH BODY.PEEK[]", "uid", uid)
+	w := &fetchWait{uid: uid, ch: make(chan fetched, 3)}
+	cl.wantMu.Lock()
+	cl.want = w
+	cl.wantMu.Unlock()
 	cmd := cl.c.Fetch(imap.UIDSetNum(uid), &imap.FetchOptions{
 		UID:         true,
 		BodySection: []*imap.FetchItemBodySection{{Peek: true}},
 	})
+	go pump(cmd, w.ch)
+	f := <-w.ch
+	cl.wantMu.Lock()
+	if cl.want == w {
+		cl.want = nil
+	}
+	cl.wantMu.Unlock()
+	if f.end {
+		if f.err != nil {
+			return nil, 0, end(f.err)
+		}
+		return nil, 0, end(fmt.Errorf("%w: UID %d in %s", ErrNoMessage, uid, cl.mailbox))
+	}
+	r := &bodyReader{cl: cl, w: w, f: f, size: f.lit.Size(), end: end}
+	cl.reading = r
+	return r, r.size, nil
+}
+
+// fetchWait is a Fetch waiting for its message. Both the command's own
+// responses (through pump) and unmatched FETCH responses whose literal came
+// before any UID (through unilateralFetch) are sent on ch, which holds all
+// they can send (one message each and pump's end) so that no sender
+// blocks.
+type fetchWait struct {
+	uid imap.UID
+	ch  chan fetched
+}
+
+// fetched is a FETCH response stopped at its body literal, or the end of
+// the command.
+type fetched struct {
+	msg *imapclient.FetchMessageData
+	lit imap.LiteralReader
+	uid imap.UID // from a UID item before the literal; 0: none (yet)
+	// release, for a response of pump's, lets pump go on (true) or stop
+	// without touching the command again (false: the connection is
+	// abandoned). Nil for a response handed over by unilateralFetch.
+	release chan bool
+
+	end bool  // the command completed
+	err error // with this error
+}
+
+// pump reads cmd's responses, sends each one that carries a body literal
+// on ch and waits until it is released, then sends the command's end.
+func pump(cmd *imapclient.FetchCommand, ch chan<- fetched) {
 	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
-		for item := msg.Next(); item != nil; item = msg.Next() {
-			body, ok := item.(imapclient.FetchItemDataBodySection)
-			if !ok || body.Literal == nil {
-				continue
-			}
-			r := &bodyReader{cl: cl, cmd: cmd, msg: msg, lit: body.Literal, end: end}
-			cl.reading = r
-			return r, body.Literal.Size(), nil
+		f, ok := untilLiteral(msg)
+		if !ok {
+			continue
+		}
+		f.release = make(chan bool, 1)
+		ch <- f
+		if !<-f.release {
+			return
 		}
 	}
-	if err := cmd.Close(); err != nil {
-		return nil, 0, end(err)
+	ch <- fetched{end: true, err: cmd.Close()}
+}
+
+// untilLiteral reads msg's items up to the first body section with a
+// literal, noting the UID met on the way.
+func untilLiteral(msg *imapclient.FetchMessageData) (fetched, bool) {
+	f := fetched{msg: msg}
+	for item := msg.Next(); item != nil; item = msg.Next() {
+		switch item := item.(type) {
+		case imapclient.FetchItemDataUID:
+			f.uid = item.UID
+		case imapclient.FetchItemDataBodySection:
+			if item.Literal != nil {
+				f.lit = item.Literal
+				return f, true
+			}
+		}
 	}
-	return nil, 0, end(fmt.Errorf("%w: UID %d in %s", ErrNoMessage, uid, cl.mailbox))
+	return f, false
+}
+
+// unilateralFetch receives the FETCH responses imapclient matched to no
+// command: flag updates, and responses whose literal came before their UID
+// item. One of the latter goes to the Fetch waiting, if any; the rest is
+// read and discarded (the decoder waits until a literal is consumed).
+func (cl *Client) unilateralFetch(msg *imapclient.FetchMessageData) {
+	f, ok := untilLiteral(msg)
+	if !ok {
+		return
+	}
+	cl.wantMu.Lock()
+	w := cl.want
+	if f.uid != 0 {
+		w = nil // a UID first and still unmatched: not our command's
+	}
+	if w != nil {
+		cl.want = nil
+	}
+	cl.wantMu.Unlock()
+	if w != nil {
+		w.ch <- f
+		return
+	}
+	for item := msg.Next(); item != nil; item = msg.Next() {
+	}
 }
 
 // bodyReader is the literal of a fetched message.
 type bodyReader struct {
 	cl     *Client
-	cmd    *imapclient.FetchCommand
-	msg    *imapclient.FetchMessageData
-	lit    imap.LiteralReader
+	w      *fetchWait
+	f      fetched
+	size   int64
 	end    func(error) error
 	read   int64
 	closed bool
-	err    error
+	err    error // sticky: io.EOF once finished, or the failure
 }
 
 func (r *bodyReader) Read(p []byte) (int, error) {
@@ -409,16 +518,28 @@ func (r *bodyReader) Read(p []byte) (int, error) {
 	if r.err != nil {
 		return 0, r.err
 	}
-	n, err := r.lit.Read(p)
+	n, err := r.f.lit.Read(p)
 	r.read += int64(n)
-	if err == io.EOF && r.read < r.lit.Size() {
+	switch {
+	case err == io.EOF && r.read < r.size:
 		err = io.ErrUnexpectedEOF
+	case err == nil && r.read >= r.size:
+		err = io.EOF // the last byte: finish now, not on the next Read
 	}
-	if err != nil && err != io.EOF {
+	switch {
+	case err == io.EOF:
+		// Complete the command now: a consumer that works on the
+		// message before closing must not hold the command (and the
+		// watchdog) open.
+		if r.err = r.finish(nil); r.err == nil {
+			r.err = io.EOF
+		}
+		return n, r.err
+	case err != nil:
 		r.err = r.finish(fmt.Errorf("imap: FETCH: %w", err))
 		return n, r.err
 	}
-	return n, err
+	return n, nil
 }
 
 // finish completes the command once and frees the connection.
@@ -432,15 +553,47 @@ func (r *bodyReader) finish(err error) error {
 		// not be touched again (imapclient's decoder goes on reading the
 		// same buffer once a literal read failed): close the connection and
 		// wait for the decoder to stop.
+		if r.f.release != nil {
+			r.f.release <- false
+		}
 		r.cl.wc.Close()
 		r.cl.c.Close()
 		return r.end(err)
 	}
-	for item := r.msg.Next(); item != nil; item = r.msg.Next() {
+	uid := restUID(r.f)
+	var cmdErr error
+	for f := range r.w.ch {
+		if f.end {
+			cmdErr = f.err
+			break
+		}
+		// Another response with a literal (a server answering twice):
+		// discard it.
+		io.Copy(io.Discard, f.lit)
+		restUID(f)
 	}
-	for m := r.cmd.Next(); m != nil; m = r.cmd.Next() {
+	switch {
+	case cmdErr != nil:
+		err = fmt.Errorf("imap: FETCH: %w", cmdErr)
+	case uid != r.w.uid:
+		err = fmt.Errorf("imap: FETCH of UID %d answered with a message of UID %d", r.w.uid, uid)
 	}
-	return r.end(r.cmd.Close())
+	return r.end(err)
+}
+
+// restUID reads the rest of f's message (the literal must have been read)
+// and releases it; it returns its UID, from before or after the literal.
+func restUID(f fetched) imap.UID {
+	uid := f.uid
+	for item := f.msg.Next(); item != nil; item = f.msg.Next() {
+		if u, ok := item.(imapclient.FetchItemDataUID); ok && uid == 0 {
+			uid = u.UID
+		}
+	}
+	if f.release != nil {
+		f.release <- true
+	}
+	return uid
 }
 
 // Close discards what was not read and completes the command.
@@ -449,10 +602,13 @@ func (r *bodyReader) Close() error {
 		return nil
 	}
 	r.closed = true
+	if r.err == io.EOF {
+		return nil
+	}
 	if r.err != nil {
 		return r.err
 	}
-	if _, err := io.Copy(io.Discard, r.lit); err != nil {
+	if _, err := io.Copy(io.Discard, r.f.lit); err != nil {
 		return r.finish(fmt.Errorf("imap: FETCH: %w", err))
 	}
 	return r.finish(nil)

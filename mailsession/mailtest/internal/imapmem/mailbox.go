@@ -15,15 +15,15 @@ import (
 // The same mailbox can be shared between multiple connections and multiple
 // users.
 type Mailbox struct {
-	tracker     *imapserver.MailboxTracker
-	uidValidity uint32
+	tracker *imapserver.MailboxTracker
 
-	mutex      sync.Mutex
-	name       string
-	subscribed bool
-	specialUse []imap.MailboxAttr
-	l          []*message
-	uidNext    imap.UID
+	mutex       sync.Mutex
+	uidValidity uint32 // changed by ResetUIDValidity (mailtest)
+	name        string
+	subscribed  bool
+	specialUse  []imap.MailboxAttr
+	l           []*message
+	uidNext     imap.UID
 }
 
 // NewMailbox creates a new mailbox.
@@ -310,6 +310,10 @@ func (mbox *MailboxView) Close() {
 }
 
 func (mbox *MailboxView) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *imap.FetchOptions) error {
+	return mbox.fetch(w, numSet, options, false)
+}
+
+func (mbox *MailboxView) fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *imap.FetchOptions, uidLast bool) error {
 	markSeen := false
 	for _, bs := range options.BodySection {
 		if !bs.Peek {
@@ -330,7 +334,7 @@ func (mbox *MailboxView) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, op
 		}
 
 		respWriter := w.CreateMessage(mbox.tracker.EncodeSeqNum(seqNum))
-		err = msg.fetch(respWriter, options)
+		err = msg.fetch(respWriter, options, uidLast)
 	})
 	return err
 }

@@ -25,8 +25,10 @@ type message struct {
 	flags map[imap.Flag]struct{}
 }
 
-func (msg *message) fetch(w *imapserver.FetchResponseWriter, options *imap.FetchOptions) error {
-	w.WriteUID(msg.uid)
+func (msg *message) fetch(w *imapserver.FetchResponseWriter, options *imap.FetchOptions, uidLast bool) error {
+	if !uidLast {
+		w.WriteUID(msg.uid)
+	}
 
 	if options.Flags {
 		w.WriteFlags(msg.flagList())
@@ -80,6 +82,9 @@ func (msg *message) fetch(w *imapserver.FetchResponseWriter, options *imap.Fetch
 		w.WriteBinarySectionSize(bss, n)
 	}
 
+	if uidLast {
+		w.WriteUID(msg.uid)
+	}
 	return w.Close()
 }
 

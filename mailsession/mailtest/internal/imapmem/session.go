@@ -73,7 +73,7 @@ func (sess *UserSession) Copy(numSet imap.NumSet, destName string) (*imap.CopyDa
 	})
 
 	return &imap.CopyData{
-		UIDValidity: dest.uidValidity,
+		UIDValidity: dest.UIDValidity(),
 		SourceUIDs:  sourceUIDs,
 		DestUIDs:    destUIDs,
 	}, nil
@@ -108,7 +108,7 @@ func (sess *UserSession) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest
 	seqNums := sess.mailbox.expungeLocked(expunged)
 
 	err = w.WriteCopyData(&imap.CopyData{
-		UIDValidity: dest.uidValidity,
+		UIDValidity: dest.UIDValidity(),
 		SourceUIDs:  sourceUIDs,
 		DestUIDs:    destUIDs,
 	})

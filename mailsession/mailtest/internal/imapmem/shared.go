@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
 )
 
 // Stored is a copy of a message held in a mailbox.
@@ -23,9 +24,44 @@ func (u *User) Username() string {
 	return u.username
 }
 
-// UIDValidity returns the mailbox's UIDVALIDITY, constant for its lifetime.
+// UIDValidity returns the mailbox's UIDVALIDITY, constant unless
+// User.ResetUIDValidity changes it.
 func (mbox *Mailbox) UIDValidity() uint32 {
+	mbox.mutex.Lock()
+	defer mbox.mutex.Unlock()
 	return mbox.uidValidity
+}
+
+// ResetUIDValidity gives the user's mailbox with that name a new, higher
+// UIDVALIDITY and renumbers its messages from 1 in order, as a server does
+// whose mailbox was deleted and recreated with the same messages. It
+// returns the new UID of each message by its old UID. Sessions that have
+// the mailbox selected must not go on using it (mailtest closes them).
+func (u *User) ResetUIDValidity(name string) (map[imap.UID]imap.UID, error) {
+	u.mutex.Lock()
+	defer u.mutex.Unlock()
+	mbox, err := u.mailboxLocked(name)
+	if err != nil {
+		return nil, err
+	}
+	u.prevUidValidity++
+	mbox.mutex.Lock()
+	defer mbox.mutex.Unlock()
+	mbox.uidValidity = u.prevUidValidity
+	renumbered := make(map[imap.UID]imap.UID, len(mbox.l))
+	for i, msg := range mbox.l {
+		uid := imap.UID(i + 1)
+		renumbered[msg.uid] = uid
+		msg.uid = uid
+	}
+	mbox.uidNext = imap.UID(len(mbox.l) + 1)
+	return renumbered, nil
+}
+
+// FetchUIDLast is Fetch with the UID item written after the other items,
+// message literals included (mailtest's Faults.FetchUIDLast).
+func (mbox *MailboxView) FetchUIDLast(w *imapserver.FetchWriter, numSet imap.NumSet, options *imap.FetchOptions) error {
+	return mbox.fetch(w, numSet, options, true)
 }
 
 // Messages returns a copy of the messages in the mailbox, in order.
