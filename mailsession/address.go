@@ -32,6 +32,63 @@ func parseAddress(s string) (*mail.Address, error) {
 	return a, nil
 }
 
+// envelopeAddress returns the bare address of s for MAIL FROM or RCPT TO.
+// A plain ASCII local@domain (dot-atoms only, the usual case) is taken as
+// it is; anything else is parsed as an RFC 5322 address.
+func envelopeAddress(s string) (string, error) {
+	if isPlainAddress(s) {
+		return s, nil
+	}
+	a, err := parseAddress(s)
+	if err != nil {
+		return "", err
+	}
+	return a.Address, nil
+}
+
+// isPlainAddress reports whether s is dot-atom@dot-atom in ASCII with a
+// domain of letters, digits, hyphens and dots: nothing net/mail would
+// change or refuse.
+func isPlainAddress(s string) bool {
+	at := strings.IndexByte(s, '@')
+	if at <= 0 || at == len(s)-1 || len(s) > 254 {
+		return false
+	}
+	local, domain := s[:at], s[at+1:]
+	return isDotAtom(local, func(c byte) bool { return isAtext(c) }) &&
+		isDotAtom(domain, func(c byte) bool { return c == '-' || isAlnum(c) })
+}
+
+// isDotAtom reports whether s is runs of ok characters joined by single
+// dots.
+func isDotAtom(s string, ok func(byte) bool) bool {
+	if s == "" || s[0] == '.' || s[len(s)-1] == '.' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '.' {
+			if s[i-1] == '.' {
+				return false
+			}
+			continue
+		}
+		if !ok(c) {
+			return false
+		}
+	}
+	return true
+}
+
+func isAlnum(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+}
+
+// isAtext is RFC 5322's atext.
+func isAtext(c byte) bool {
+	return isAlnum(c) || strings.IndexByte("!#$%&'*+-/=?^_`{|}~", c) >= 0
+}
+
 // checkEnvelopeAddress checks a bare address for MAIL FROM / RCPT TO.
 func checkEnvelopeAddress(addr string) error {
 	if err := checkLine(addr); err != nil {

@@ -79,8 +79,6 @@ func BenchmarkSequential(b *testing.B) {
 // (a connection per message) and a bare go-smtp client on one connection
 // without RSET. reset runs after each (nil: nothing to reset).
 func benchSequential(b *testing.B, addr string, reset func()) {
-	_, portStr, _ := net.SplitHostPort(addr)
-	port, _ := strconv.Atoi(portStr)
 	after := func(b *testing.B) {
 		b.StopTimer()
 		if reset != nil {
@@ -88,25 +86,7 @@ func benchSequential(b *testing.B, addr string, reset func()) {
 		}
 	}
 	b.Run("session-pooled", func(b *testing.B) {
-		s, err := New(WithHost("127.0.0.1", port), WithLogger(quietLogger()))
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer s.Close()
-		ctx := context.Background()
-		// The pool dials on the first send: do it before the timer, as the
-		// bare go-smtp client below connects before it.
-		if err := s.SendRaw(ctx, benchFrom, []string{benchTo}, bytes.NewReader(benchMessage)); err != nil {
-			b.Fatal(err)
-		}
-		b.SetBytes(int64(len(benchMessage)))
-		b.ReportAllocs()
-		b.ResetTimer()
-		for i := 0; i < b.N; i++ {
-			if err := s.SendRaw(ctx, benchFrom, []string{benchTo}, bytes.NewReader(benchMessage)); err != nil {
-				b.Fatal(err)
-			}
-		}
+		benchSession(b, addr)
 		after(b)
 	})
 
@@ -142,6 +122,32 @@ func benchSequential(b *testing.B, addr string, reset func()) {
 		after(b)
 		c.Quit()
 	})
+}
+
+// benchSession sends benchMessage one after another to addr through a
+// pooled session with opts. The pool dials on the first send: that is done
+// before the timer, as the bare go-smtp client connects before it.
+func benchSession(b *testing.B, addr string, opts ...Option) {
+	_, portStr, _ := net.SplitHostPort(addr)
+	port, _ := strconv.Atoi(portStr)
+	s, err := New(append([]Option{WithHost("127.0.0.1", port), WithLogger(quietLogger())}, opts...)...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	if err := s.SendRaw(ctx, benchFrom, []string{benchTo}, bytes.NewReader(benchMessage)); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(benchMessage)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := s.SendRaw(ctx, benchFrom, []string{benchTo}, bytes.NewReader(benchMessage)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
 }
 
 func BenchmarkLatency(b *testing.B) {
@@ -290,5 +296,44 @@ func BenchmarkAttachment100MB(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkChunkingLatency sends one message after another through a proxy
+// adding 1 ms each way to a go-smtp server offering PIPELINING and
+// CHUNKING, with BDAT (one round trip a message) and with DATA (two); it
+// reports the round trips the server saw per message.
+//
+//	go test -run '^$' -bench ChunkingLatency -benchmem ./mailsession/
+func BenchmarkChunkingLatency(b *testing.B) {
+	port, trips := countingServer(b)
+	px := newProxy(b, "127.0.0.1:"+strconv.Itoa(port), time.Millisecond)
+	for _, chunking := range []bool{true, false} {
+		name := "data"
+		if chunking {
+			name = "chunking"
+		}
+		b.Run(name, func(b *testing.B) {
+			s, err := New(WithHost("127.0.0.1", px.port()), WithPool(1, time.Minute), WithChunking(chunking), WithLogger(quietLogger()))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			ctx := context.Background()
+			if err := s.SendRaw(ctx, benchFrom, []string{benchTo}, bytes.NewReader(benchMessage)); err != nil {
+				b.Fatal(err)
+			}
+			before := trips()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := s.SendRaw(ctx, benchFrom, []string{benchTo}, bytes.NewReader(benchMessage)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(trips()-before)/float64(b.N), "roundtrips/msg")
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msg/s")
+		})
 	}
 }

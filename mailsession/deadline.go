@@ -20,6 +20,7 @@ type timeoutConn struct {
 	readTimeout  time.Duration
 	writeTimeout time.Duration
 	limit        atomic.Int64 // UnixNano of the bound context's deadline; 0: none
+	aborted      atomic.Bool  // closed by abort
 }
 
 func newTimeoutConn(c net.Conn, read, write time.Duration) *timeoutConn {
@@ -75,24 +76,48 @@ func (c *timeoutConn) SetWriteDeadline(time.Time) error { return nil }
 
 // bind ties the connection to ctx until release is called: every I/O
 // deadline is capped by ctx's deadline, and a watchdog closes the connection
-// as soon as ctx is done, unblocking any I/O in progress. release reports
-// ctx's error if the watchdog fired (the connection is then closed and must
-// be discarded).
-func (c *timeoutConn) bind(ctx context.Context) (release func() error) {
+// as soon as ctx is done, unblocking any I/O in progress.
+func (c *timeoutConn) bind(ctx context.Context) binding {
 	if dl, ok := ctx.Deadline(); ok {
 		c.limit.Store(dl.UnixNano())
 	} else {
 		c.limit.Store(0)
 	}
-	stop := context.AfterFunc(ctx, func() { c.Conn.Close() })
-	return func() error {
-		c.limit.Store(0)
-		if !stop() {
-			return ctx.Err()
-		}
-		return nil
+	b := binding{c: c, ctx: ctx}
+	if ctx.Done() != nil { // a context that never ends needs no watchdog
+		b.stop = context.AfterFunc(ctx, func() { c.Conn.Close() })
 	}
+	return b
 }
+
+// binding is a connection bound to a context by bind.
+type binding struct {
+	c    *timeoutConn
+	ctx  context.Context
+	stop func() bool
+}
+
+// release ends the binding. It reports ctx's error if the watchdog fired
+// (the connection is then closed and must be discarded).
+func (b binding) release() error {
+	b.c.limit.Store(0)
+	if b.stop != nil && !b.stop() {
+		return b.ctx.Err()
+	}
+	return nil
+}
+
+// abort closes the connection under whoever is using it and marks it:
+// their errors are then errAborted.
+func (c *timeoutConn) abort() {
+	c.aborted.Store(true)
+	c.Conn.Close()
+}
+
+// errAborted is the failure of an operation whose connection was closed
+// by Session.Close or the end of Session.Shutdown's wait: it matches
+// ErrClosed and, like the end of a context, ErrTemporary.
+var errAborted error = &ctxEndError{err: ErrClosed}
 
 // timeoutError is a read or write that exceeded its per-I/O timeout.
 type timeoutError struct {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"syscall"
 )
 
 // endpointConn is a connection to an endpoint. Conn is what protocol
@@ -14,8 +15,9 @@ import (
 // timeoutConn and so has its own deadline.
 type endpointConn struct {
 	net.Conn
-	t  *timeoutConn
-	ep *endpoint
+	t    *timeoutConn
+	ep   *endpoint
+	peek *peeker // nil when not a socket
 }
 
 // dialEndpoint connects to ep within its connect timeout and ctx. For
@@ -28,6 +30,11 @@ func dialEndpoint(ctx context.Context, ep *endpoint) (*endpointConn, error) {
 		return nil, &protocolError{Op: "dial", Addr: ep.Addr(), Err: withContext(ctx, err)}
 	}
 	c := &endpointConn{t: newTimeoutConn(raw, ep.ReadTimeout, ep.WriteTimeout), ep: ep}
+	if sc, ok := raw.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			c.peek = newPeeker(rc)
+		}
+	}
 	c.Conn = c.t
 	if ep.ImplicitTLS {
 		if err := c.handshake(ctx); err != nil {
@@ -60,7 +67,7 @@ func (c *endpointConn) handshake(ctx context.Context) error {
 
 // bind ties every I/O on the connection to ctx until release is called (see
 // timeoutConn.bind).
-func (c *endpointConn) bind(ctx context.Context) (release func() error) { return c.t.bind(ctx) }
+func (c *endpointConn) bind(ctx context.Context) binding { return c.t.bind(ctx) }
 
 // tlsState returns the TLS state when TLS is active.
 func (c *endpointConn) tlsState() (tls.ConnectionState, bool) {

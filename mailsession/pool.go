@@ -20,14 +20,15 @@ type pool struct {
 	// with NOOP before reuse.
 	idleCheck time.Duration
 
-	// stop ends (with cause ErrClosed) when the pool is closed: every send
-	// in flight runs under a context derived from it and ends at once.
-	stop  context.Context
-	abort context.CancelCauseFunc
+	// stop is closed when the pool stops the sends in flight: waiting for
+	// a connection ends, and the connections in use are aborted.
+	stop chan struct{}
 
-	mu     sync.Mutex
-	idle   []*smtpConn // most recently used last
-	closed bool
+	mu      sync.Mutex
+	idle    []*smtpConn // most recently used last
+	busy    map[*smtpConn]struct{}
+	closed  bool // no new sends
+	aborted bool // the sends in flight are stopped
 	reaper *time.Timer
 	active sync.WaitGroup // sends in progress
 }
@@ -38,19 +39,42 @@ type pool struct {
 const quitTimeout = 2 * time.Second
 
 func newPool(s *Session, ep *endpoint) *pool {
-	stop, abort := context.WithCancelCause(context.Background())
-	return &pool{s: s, ep: ep, sem: make(chan struct{}, ep.PoolSize), idleCheck: idleCheckAfter, stop: stop, abort: abort}
+	return &pool{s: s, ep: ep, sem: make(chan struct{}, ep.PoolSize), idleCheck: idleCheckAfter,
+		stop: make(chan struct{}), busy: map[*smtpConn]struct{}{}}
 }
 
-// sendContext is parent, also ended (with cause ErrClosed) when the pool
-// is closed.
-func (p *pool) sendContext(parent context.Context) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithCancelCause(parent)
-	stop := context.AfterFunc(p.stop, func() { cancel(ErrClosed) })
-	return ctx, func() {
-		stop()
-		cancel(nil)
+// abort stops the sends in flight: their connections are closed under
+// them (their errors match ErrClosed), and those waiting for one give up.
+func (p *pool) abort() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.aborted {
+		return
 	}
+	p.aborted = true
+	close(p.stop)
+	for sc := range p.busy {
+		sc.ec.t.abort()
+	}
+}
+
+// hold registers sc as in use by a send; false when the pool was aborted
+// meanwhile (sc is then closed).
+func (p *pool) hold(sc *smtpConn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.aborted {
+		sc.close()
+		return false
+	}
+	p.busy[sc] = struct{}{}
+	return true
+}
+
+func (p *pool) unhold(sc *smtpConn) {
+	p.mu.Lock()
+	delete(p.busy, sc)
+	p.mu.Unlock()
 }
 
 // send runs one transaction on a pooled or new connection. A reused
@@ -65,13 +89,13 @@ func (p *pool) send(ctx context.Context, env envelope, body func(io.Writer) erro
 	p.active.Add(1)
 	p.mu.Unlock()
 	defer p.active.Done()
-	ctx, cancel := p.sendContext(ctx)
-	defer cancel()
 
 	select {
 	case p.sem <- struct{}{}:
 	case <-ctx.Done():
 		return &SendError{Unsent: env.rcpts, Err: fmt.Errorf("waiting for a pooled connection: %w", &ctxEndError{err: ctx.Err(), cause: context.Cause(ctx)})}
+	case <-p.stop:
+		return &SendError{Unsent: env.rcpts, Err: fmt.Errorf("waiting for a pooled connection: %w", errAborted)}
 	}
 	defer func() { <-p.sem }()
 
@@ -80,7 +104,11 @@ func (p *pool) send(ctx context.Context, env envelope, body func(io.Writer) erro
 		if err != nil {
 			return &SendError{Unsent: env.rcpts, Err: err}
 		}
+		if !p.hold(sc) {
+			return &SendError{Unsent: env.rcpts, Err: errAborted}
+		}
 		res := sc.transact(ctx, p.ep, env, body)
+		p.unhold(sc)
 		if res.retry && reused && attempt == 0 {
 			sc.close()
 			if whole := res.whole; whole != nil {
@@ -114,7 +142,7 @@ func (p *pool) get(ctx context.Context) (sc *smtpConn, reused bool, err error) {
 			sc.close() // the reaper missed it; the server has likely dropped it
 			continue
 		}
-		if sc.wire.r.Buffered() > 0 || peerSpoke(sc.ec.t.Conn) {
+		if sc.wire.r.Buffered() > 0 || sc.ec.peek.peerSpoke() {
 			// The server spoke unasked (a 421 before closing an idle
 			// connection) or closed it: a transaction written now would
 			// consume the body and be lost.
@@ -205,10 +233,10 @@ func (p *pool) shutdown(ctx context.Context) error {
 	case <-done:
 	case <-ctx.Done():
 		err = ctx.Err()
-		p.abort(ErrClosed)
-		<-done // each send's watchdog closed its connection: they end now
+		p.abort()
+		<-done // their connections are closed: they end now
 	}
-	p.abort(ErrClosed)
+	p.abort()
 	p.mu.Lock()
 	idle := p.idle
 	p.idle = nil
@@ -230,7 +258,7 @@ func (p *pool) shutdown(ctx context.Context) error {
 // close stops the sends in progress (they fail with ErrClosed) and says
 // QUIT on every idle connection.
 func (p *pool) close() error {
-	p.abort(ErrClosed)
+	p.abort()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	p.shutdown(ctx)

@@ -283,8 +283,11 @@ func TestWriteTimeoutCoversDataBody(t *testing.T) {
 	release := make(chan struct{})
 	port := goSMTPServer(t, stallBackend{release}, func(srv *smtp.Server) { srv.MaxMessageBytes = 1 << 30 })
 	t.Cleanup(func() { close(release) }) // runs before the server's Close
+	// With DATA: go-smtp v0.25.1's server races (Conn.Close against
+	// handleBdat's unlocked use of its BDAT pipe) when it is closed while
+	// a BDAT chunk is stalled; the write timeout is the same for both.
 	s := mustSession(t, nil, WithHost("127.0.0.1", port), WithFrom("a@example.com"),
-		WithTimeouts(time.Second, time.Second, 200*time.Millisecond))
+		WithTimeouts(time.Second, time.Second, 200*time.Millisecond), WithChunking(false))
 	// ctxT's 20 s would end a hung send with a context error instead.
 	err := s.Send(ctxT(t), &Message{To: []string{"b@example.com"}, Attachments: []Attachment{{Filename: "big.bin", Data: &patternReader{n: 200 << 20}}}})
 	var ne net.Error

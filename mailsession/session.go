@@ -183,17 +183,17 @@ func (s *Session) SendRaw(ctx context.Context, from string, to []string, msg io.
 	if from == "" {
 		return fmt.Errorf("%w: no envelope sender (give from, or set mail.smtp.from or mail.from)", ErrInvalidMessage)
 	}
-	fa, err := parseAddress(from)
+	fa, err := envelopeAddress(from)
 	if err != nil {
 		return fmt.Errorf("%w: sender: %v", ErrInvalidMessage, err)
 	}
-	env := envelope{from: fa.Address}
+	env := envelope{from: fa, rcpts: make([]string, 0, len(to))}
 	for _, t := range to {
-		a, err := parseAddress(t)
+		a, err := envelopeAddress(t)
 		if err != nil {
 			return fmt.Errorf("%w: recipient: %v", ErrInvalidMessage, err)
 		}
-		env.rcpts = append(env.rcpts, a.Address)
+		env.rcpts = append(env.rcpts, a)
 	}
 	if len(env.rcpts) == 0 {
 		return fmt.Errorf("%w: no recipient", ErrInvalidMessage)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/textproto"
-	"strconv"
 	"strings"
 	"time"
 
@@ -129,21 +128,33 @@ type txn struct {
 	started   bool           // the body func was called
 	dropped   bool           // the connection is abandoned on purpose
 	closing   bool           // a 421: the server refused what it answered and closes
+	begun     bool           // a command was queued: the server's state changed
 	// whole is the entire message when it went as one BDAT LAST: a
 	// transaction that failed before anything could be delivered can be
 	// repeated from it on another connection.
 	whole []byte
+
+	cw chunkWriter // the body's writer with CHUNKING
+
+	// Room for the usual few commands and recipients without allocating.
+	pendingBuf [8]expect
+	stateBuf   [4]rcptState
 }
 
 // transact runs one transaction on sc: MAIL, RCPT for each recipient, the
 // body with DATA or BDAT. ctx bounds it; its end closes the connection.
 func (sc *smtpConn) transact(ctx context.Context, ep *endpoint, env envelope, body func(io.Writer) error) txResult {
-	release := sc.ec.bind(ctx)
-	t := &txn{sc: sc, ep: ep, ctx: ctx, env: env,
-		state: make([]rcptState, len(env.rcpts)), rejected: make([]*RecipientError, len(env.rcpts))}
+	bound := sc.ec.bind(ctx)
+	t := &txn{sc: sc, ep: ep, ctx: ctx, env: env}
+	t.pending = t.pendingBuf[:0]
+	if n := len(env.rcpts); n <= len(t.stateBuf) {
+		t.state = t.stateBuf[:n]
+	} else {
+		t.state = make([]rcptState, n)
+	}
 	t.run(body)
 	res := t.result()
-	if err := release(); err != nil {
+	if err := bound.release(); err != nil {
 		// The watchdog closed the connection. When ctx ended after the
 		// server's final reply the outcome stands (reporting a failure
 		// would invite a duplicate by a retry).
@@ -155,24 +166,31 @@ func (sc *smtpConn) transact(ctx context.Context, ep *endpoint, env envelope, bo
 
 func (t *txn) run(body func(io.Writer) error) {
 	sc, ep := t.sc, t.ep
-	mailCmd, err := sc.mailCommand(ep, t.env)
-	if err != nil {
-		t.mailErr = err
+	utf8 := !isASCII(t.env.from) || !allASCII(t.env.rcpts)
+	if utf8 && !sc.has("SMTPUTF8") {
+		t.mailErr = errNoSMTPUTF8
 		return
 	}
 	if sc.dirty {
 		t.send(expect{kind: cmdRSET}, "RSET")
 	}
-	t.send(expect{kind: cmdMAIL}, mailCmd)
+	sc.writeMail(ep, t.env.from, utf8)
+	t.expectReply(expect{kind: cmdMAIL})
 	notify := ""
 	if len(ep.DSNNotify) > 0 && sc.has("DSN") {
 		notify = " NOTIFY=" + strings.Join(ep.DSNNotify, ",")
 	}
+	w := sc.wire.w
 	for i, r := range t.env.rcpts {
 		if t.stopped() {
 			return
 		}
-		t.send(expect{kind: cmdRCPT, rcpt: i}, "RCPT TO:<"+r+">"+notify)
+		w.WriteString("RCPT TO:<")
+		w.WriteString(r)
+		w.WriteString(">")
+		w.WriteString(notify)
+		w.WriteString("\r\n")
+		t.expectReply(expect{kind: cmdRCPT, rcpt: i})
 	}
 	if !sc.chunking {
 		if t.known() && t.abort() {
@@ -216,6 +234,7 @@ func (t *txn) send(e expect, line string) {
 
 // expectReply records that the command just queued has a reply due.
 func (t *txn) expectReply(e expect) {
+	t.begun = true
 	t.pending = append(t.pending, e)
 	if !t.sc.pipelining || len(t.pending) >= maxPipeline {
 		t.sync()
@@ -264,6 +283,9 @@ func (t *txn) sync() bool {
 // fail records the first failure of the connection.
 func (t *txn) fail(op string, err error) {
 	if t.failure == nil {
+		if t.sc.ec.t.aborted.Load() {
+			err = errAborted
+		}
 		t.failure = &protocolError{Op: op, Addr: t.ep.Addr(), Err: withContext(t.ctx, err)}
 	}
 }
@@ -280,7 +302,7 @@ func (t *txn) dispatch(e expect, r reply) bool {
 	}
 	class := r.code / 100
 	if class != 2 && class != 4 && class != 5 && !(e.kind == cmdDATA && r.code == 354) {
-		t.fail(e.op(), fmt.Errorf("%w: %d %s", errOutOfStep, r.code, truncate(r.msg, 80)))
+		t.fail(e.op(), fmt.Errorf("%w: %d %s", errOutOfStep, r.code, truncate(r.msg(), 80)))
 		return false
 	}
 	switch e.kind {
@@ -305,6 +327,9 @@ func (t *txn) dispatch(e expect, r reply) bool {
 		}
 		se := r.err()
 		t.state[e.rcpt] = rcptRejected
+		if t.rejected == nil {
+			t.rejected = make([]*RecipientError, len(t.env.rcpts))
+		}
 		t.rejected[e.rcpt] = &RecipientError{Address: t.env.rcpts[e.rcpt], Code: se.Code, EnhancedCode: se.EnhancedCode, Message: se.Message}
 		t.refused++
 	case cmdDATA, cmdBDAT:
@@ -362,7 +387,8 @@ func (t *txn) dotBody(body func(io.Writer) error) {
 // commands already queued.
 func (t *txn) chunkBody(body func(io.Writer) error) {
 	t.started = true
-	cw := &chunkWriter{t: t, buf: t.sc.chunk[:0]}
+	cw := &t.cw
+	*cw = chunkWriter{t: t, buf: t.sc.chunk[:0]}
 	if err := body(cw); err != nil {
 		if !errors.Is(err, errChunkRefused) {
 			t.fail("BDAT body", err)
@@ -411,11 +437,11 @@ func (cw *chunkWriter) emit(last bool) error {
 		return errChunkRefused
 	}
 	w := t.sc.wire
-	line := "BDAT " + strconv.Itoa(len(cw.buf))
 	if last {
-		line += " LAST"
+		w.commandNum("BDAT ", len(cw.buf), " LAST")
+	} else {
+		w.commandNum("BDAT ", len(cw.buf), "")
 	}
-	w.command(line)
 	w.w.Write(cw.buf)
 	if last && !cw.chunked {
 		t.whole = cw.buf
@@ -448,7 +474,7 @@ func (t *txn) result() txResult {
 		if t.refused == 0 {
 			return res
 		}
-	} else {
+	} else if t.begun {
 		t.sc.dirty = true
 	}
 	// A 421 answers for everything after it: the server cannot have taken
@@ -494,22 +520,21 @@ func mailFromError(ep *endpoint, err error) error {
 	return err
 }
 
-// mailCommand builds the MAIL FROM line with the parameters the server
+// writeMail queues the MAIL FROM command with the parameters the server
 // supports.
-func (sc *smtpConn) mailCommand(ep *endpoint, env envelope) (string, error) {
-	var b strings.Builder
-	b.WriteString("MAIL FROM:<" + env.from + ">")
+func (sc *smtpConn) writeMail(ep *endpoint, from string, utf8 bool) {
+	w := sc.wire.w
+	w.WriteString("MAIL FROM:<")
+	w.WriteString(from)
+	w.WriteString(">")
 	if sc.has("8BITMIME") {
-		b.WriteString(" BODY=8BITMIME")
+		w.WriteString(" BODY=8BITMIME")
 	}
-	if !isASCII(env.from) || !allASCII(env.rcpts) {
-		if !sc.has("SMTPUTF8") {
-			return "", errNoSMTPUTF8
-		}
-		b.WriteString(" SMTPUTF8")
+	if utf8 {
+		w.WriteString(" SMTPUTF8")
 	}
 	if ep.DSNRet != "" && sc.has("DSN") {
-		b.WriteString(" RET=" + ep.DSNRet)
+		w.WriteString(" RET=" + ep.DSNRet)
 	}
-	return b.String(), nil
+	w.WriteString("\r\n")
 }

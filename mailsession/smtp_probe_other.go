@@ -2,8 +2,13 @@
 
 package mailsession
 
-import "net"
+import "syscall"
 
-// peerSpoke cannot peek at a socket on this system: it reports false, and a
-// dead idle connection is found by the transaction itself.
-func peerSpoke(net.Conn) bool { return false }
+// peeker cannot peek at a socket on this system: a dead idle connection
+// is found by the transaction itself.
+type peeker struct{}
+
+func newPeeker(syscall.RawConn) *peeker { return nil }
+
+// peerSpoke reports false: it cannot tell.
+func (p *peeker) peerSpoke() bool { return false }

@@ -57,10 +57,10 @@ func dialSMTP(ctx context.Context, ep *endpoint, trace *slog.Logger) (*smtpConn,
 	if err != nil {
 		return nil, connInfo{}, err
 	}
-	release := ec.bind(ctx)
+	bound := ec.bind(ctx)
 	sc := &smtpConn{ec: ec, tls: ep.ImplicitTLS}
 	err = sc.prepare(ctx, ep, trace)
-	if rerr := release(); rerr != nil && err == nil {
+	if rerr := bound.release(); rerr != nil && err == nil {
 		err = &protocolError{Op: "connect", Addr: ep.Addr(), Err: withContext(ctx, rerr)}
 	}
 	if err != nil {
@@ -158,7 +158,7 @@ func (sc *smtpConn) hello(ep *endpoint) error {
 	if r.code != 250 {
 		return r.err()
 	}
-	lines := strings.Split(r.msg, "\n")
+	lines := strings.Split(r.msg(), "\n")
 	for _, line := range lines[1:] {
 		kw, params, _ := strings.Cut(strings.TrimSpace(line), " ")
 		if kw != "" {
@@ -227,7 +227,7 @@ func (sc *smtpConn) authenticate(c sasl.Client) error {
 		if later != "" {
 			resp, later = later, ""
 		} else {
-			challenge, derr := base64.StdEncoding.DecodeString(strings.TrimSpace(r.msg))
+			challenge, derr := base64.StdEncoding.DecodeString(strings.TrimSpace(r.msg()))
 			var out []byte
 			if derr == nil {
 				out, derr = c.Next(challenge)
@@ -270,9 +270,9 @@ func extensions(ext map[string]string) []string {
 
 // noop checks an idle connection before reuse.
 func (sc *smtpConn) noop(ctx context.Context) error {
-	release := sc.ec.bind(ctx)
+	bound := sc.ec.bind(ctx)
 	r, err := sc.wire.roundTrip("NOOP")
-	if rerr := release(); rerr != nil {
+	if rerr := bound.release(); rerr != nil {
 		return withContext(ctx, rerr)
 	}
 	if err == nil && r.code/100 != 2 {
@@ -286,8 +286,8 @@ func (sc *smtpConn) noop(ctx context.Context) error {
 // caller's, when a send or Check ends with QUIT); every read and write has
 // its own timeout besides.
 func (sc *smtpConn) quit(ctx context.Context, ep *endpoint) {
-	release := sc.ec.bind(ctx)
-	defer release()
+	bound := sc.ec.bind(ctx)
+	defer bound.release()
 	if ep.RsetBeforeQuit {
 		sc.wire.command("RSET")
 	}

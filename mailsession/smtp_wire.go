@@ -2,6 +2,7 @@ package mailsession
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -31,16 +32,22 @@ var errBadReply = errors.New("malformed server reply")
 // reply, from the greeting to QUIT's, is read through its one buffered
 // reader, so nothing the server sent can be lost between two readers.
 type smtpWire struct {
-	r *bufio.Reader
-	w *bufio.Writer
+	r    *bufio.Reader
+	w    *bufio.Writer
+	text []byte // the last reply's text, reused
+	num  []byte // scratch for numbers written
 }
 
 // reply is one SMTP reply: its code and its text, the lines joined with
-// "\n" (the code and separator stripped from each).
+// "\n" (the code and separator stripped from each). text is valid until
+// the next reply is read.
 type reply struct {
 	code int
-	msg  string
+	text []byte
 }
+
+// msg is the reply's text as a string.
+func (r reply) msg() string { return string(r.text) }
 
 func newSMTPWire(rw io.ReadWriter) *smtpWire {
 	return &smtpWire{r: bufio.NewReaderSize(rw, 4096), w: bufio.NewWriterSize(rw, 8192)}
@@ -73,6 +80,15 @@ func (w *smtpWire) command(line string) {
 	w.w.WriteString("\r\n")
 }
 
+// commandNum queues prefix, n and suffix as one command line.
+func (w *smtpWire) commandNum(prefix string, n int, suffix string) {
+	w.w.WriteString(prefix)
+	w.num = strconv.AppendInt(w.num[:0], int64(n), 10)
+	w.w.Write(w.num)
+	w.w.WriteString(suffix)
+	w.w.WriteString("\r\n")
+}
+
 func (w *smtpWire) flush() error { return w.w.Flush() }
 
 // roundTrip sends one command and reads its reply.
@@ -88,7 +104,7 @@ func (w *smtpWire) roundTrip(line string) (reply, error) {
 // code and an empty last line ("250 ", as Postfix's smtp-sink sends) are
 // accepted.
 func (w *smtpWire) readReply() (reply, error) {
-	var msg strings.Builder
+	w.text = w.text[:0]
 	code := 0
 	for total := 0; ; {
 		line, err := w.readLine()
@@ -101,21 +117,22 @@ func (w *smtpWire) readReply() (reply, error) {
 		}
 		c, more, text, ok := parseReplyLine(line)
 		if !ok || (code != 0 && c != code) {
-			return reply{}, fmt.Errorf("%w: %q", errBadReply, truncate(line, 80))
+			return reply{}, fmt.Errorf("%w: %q", errBadReply, truncate(string(line), 80))
 		}
 		if code != 0 {
-			msg.WriteByte('\n')
+			w.text = append(w.text, '\n')
 		}
 		code = c
-		msg.WriteString(text)
+		w.text = append(w.text, text...)
 		if !more {
-			return reply{code: code, msg: msg.String()}, nil
+			return reply{code: code, text: w.text}, nil
 		}
 	}
 }
 
 // readLine reads a line up to maxReplyLine bytes, without its line end.
-func (w *smtpWire) readLine() (string, error) {
+// The line is valid until the next read.
+func (w *smtpWire) readLine() ([]byte, error) {
 	var long []byte
 	for {
 		frag, err := w.r.ReadSlice('\n')
@@ -124,34 +141,39 @@ func (w *smtpWire) readLine() (string, error) {
 				frag = append(long, frag...)
 			}
 			if len(frag) > maxReplyLine {
-				return "", errReplyTooLong
+				return nil, errReplyTooLong
 			}
-			return strings.TrimRight(string(frag), "\r\n"), nil
+			return bytes.TrimRight(frag, "\r\n"), nil
 		}
 		if !errors.Is(err, bufio.ErrBufferFull) {
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF // the server closed the connection
 			}
-			return "", err
+			return nil, err
 		}
 		long = append(long, frag...)
 		if len(long) > maxReplyLine {
-			return "", errReplyTooLong
+			return nil, errReplyTooLong
 		}
 	}
 }
 
 // parseReplyLine splits "250-text" or "250 text" (or "250").
-func parseReplyLine(line string) (code int, more bool, text string, ok bool) {
+func parseReplyLine(line []byte) (code int, more bool, text []byte, ok bool) {
 	if len(line) < 3 {
-		return 0, false, "", false
+		return 0, false, nil, false
 	}
-	code, err := strconv.Atoi(line[:3])
-	if err != nil || code < 100 || code > 599 {
-		return 0, false, "", false
+	for _, c := range line[:3] {
+		if c < '0' || c > '9' {
+			return 0, false, nil, false
+		}
+		code = code*10 + int(c-'0')
+	}
+	if code < 100 || code > 599 {
+		return 0, false, nil, false
 	}
 	if len(line) == 3 {
-		return code, false, "", true
+		return code, false, nil, true
 	}
 	switch line[3] {
 	case '-':
@@ -159,7 +181,7 @@ func parseReplyLine(line string) (code int, more bool, text string, ok bool) {
 	case ' ':
 		return code, false, line[4:], true
 	}
-	return 0, false, "", false
+	return 0, false, nil, false
 }
 
 func truncate(s string, n int) string {
@@ -194,4 +216,4 @@ func replyError(code int, msg string) *smtp.SMTPError {
 	return e
 }
 
-func (r reply) err() *smtp.SMTPError { return replyError(r.code, r.msg) }
+func (r reply) err() *smtp.SMTPError { return replyError(r.code, r.msg()) }

@@ -276,7 +276,7 @@ func TestRoundTripsPerMessage(t *testing.T) {
 // that discards mail and counts round trips: the times it reads from a
 // connection after having written to it. It returns its port and the
 // count so far.
-func countingServer(t *testing.T) (int, func() int) {
+func countingServer(t testing.TB) (int, func() int) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
