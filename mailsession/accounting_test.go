@@ -63,7 +63,7 @@ func TestRecipientAccounting(t *testing.T) {
 		name   string
 		faults mailtest.Faults
 		opts   []Option
-		ctx    func(t *testing.T) context.Context // nil: ctxT
+		ctx    func(t *testing.T) context.Context  // nil: ctxT
 		body   func(ctx context.Context) io.Reader // an attachment; nil: none
 		// want is the outcome as "sent rejected unsent uncertain" counts
 		// and the class; wantAlt, if set, is the other outcome a race
@@ -93,7 +93,9 @@ func TestRecipientAccounting(t *testing.T) {
 		{name: "message refused 554", faults: mailtest.Faults{FailData: 554}, want: "0 0 3 0", class: permanent},
 		{name: "message refused 451", faults: mailtest.Faults{FailData: 451}, want: "0 0 3 0", class: temporary},
 		{name: "cut mid-message", faults: mailtest.Faults{CutDataAfter: 2000},
-			body: func(context.Context) io.Reader { return strings.NewReader(strings.Repeat("0123456789abcdef\r\n", 200000)) },
+			body: func(context.Context) io.Reader {
+				return strings.NewReader(strings.Repeat("0123456789abcdef\r\n", 200000))
+			},
 			want: "0 0 3 0", class: temporary},
 		{name: "closed after the end of the message", faults: mailtest.Faults{CloseAfterDot: true}, want: "0 0 0 3", class: uncertain},
 		{name: "read timeout", faults: mailtest.Faults{ReplyDelay: 400 * time.Millisecond},
@@ -111,8 +113,8 @@ func TestRecipientAccounting(t *testing.T) {
 				t.Cleanup(cancel)
 				return context.WithValue(ctx, cancelKey{}, cancel)
 			},
-			body:  func(ctx context.Context) io.Reader { return &cancelingReader{ctx: ctx} },
-			want:  "0 0 3 0", class: temporary, ctxErr: context.Canceled},
+			body: func(ctx context.Context) io.Reader { return &cancelingReader{ctx: ctx} },
+			want: "0 0 3 0", class: temporary, ctxErr: context.Canceled},
 	}
 	for _, st := range txStyles {
 		t.Run(st.String(), func(t *testing.T) {

@@ -29,8 +29,8 @@ type pool struct {
 	busy    map[*smtpConn]struct{}
 	closed  bool // no new sends
 	aborted bool // the sends in flight are stopped
-	reaper *time.Timer
-	active sync.WaitGroup // sends in progress
+	reaper  *time.Timer
+	active  sync.WaitGroup // sends in progress
 }
 
 // quitTimeout bounds the QUITs said to the idle connections when the pool
