@@ -2,9 +2,11 @@ package mailsession
 
 import (
 	"bufio"
+	"context"
 	"net"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -73,4 +75,37 @@ func BenchmarkSequentialClient(b *testing.B) {
 	b.Run("session-pooled-data", func(b *testing.B) {
 		benchSession(b, addr, WithChunking(false))
 	})
+	for _, chunking := range []bool{true, false} {
+		name := "session-compose-data"
+		if chunking {
+			name = "session-compose-chunking"
+		}
+		b.Run(name, func(b *testing.B) {
+			benchCompose(b, addr, WithChunking(chunking))
+		})
+	}
+}
+
+// benchCompose sends a composed 1 KB text message one after another.
+func benchCompose(b *testing.B, addr string, opts ...Option) {
+	host, portStr, _ := net.SplitHostPort(addr)
+	port, _ := strconv.Atoi(portStr)
+	s, err := New(append([]Option{WithHost(host, port), WithLogger(quietLogger())}, opts...)...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	text := strings.Repeat(strings.Repeat("x", 70)+"\n", 13)
+	m := &Message{From: benchFrom, To: []string{benchTo}, Subject: "bench", Text: text}
+	if err := s.Send(ctx, m); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := s.Send(ctx, m); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
