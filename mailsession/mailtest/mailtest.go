@@ -19,9 +19,27 @@
 //
 // IMAP (go-imap's imapserver) serves each user's INBOX with LOGIN,
 // AUTHENTICATE, UIDPLUS, MOVE and IDLE; UIDs are stable and UIDVALIDITY is
-// constant unless ResetUIDValidity renumbers them. POP3 (RFC 1939, CAPA, STLS, AUTH) locks the maildrop per session
-// (-ERR [IN-USE]), applies DELE only at QUIT, and sends lines of any length,
-// dot-stuffed. The login name is the full address everywhere.
+// constant unless ResetUIDValidity renumbers them. POP3 (RFC 1939, CAPA,
+// STLS, AUTH) locks the maildrop per session (-ERR [IN-USE]), applies DELE
+// only at QUIT, and sends lines of any length, dot-stuffed. The login name
+// is the full address everywhere.
+//
+// The faults (SetFaults with a Faults value; each applies to what comes
+// after it):
+//
+//   - SMTP: RejectRecipients (a reply code per recipient), FailData (a
+//     reply code to the message), CutDataAfter (the connection cut in the
+//     middle of the message), CloseAfterDot (the message taken, stored and
+//     delivered, then the connection closed without a reply to the final
+//     dot or BDAT LAST), CutAtRcpt (the connection cut, without a reply,
+//     at the Nth RCPT of a transaction), Reply421AtRcpt ("421" and a close
+//     at the Nth RCPT: a server shutting down in the middle of a pipelined
+//     group), NoSTARTTLS, RefuseAuth;
+//   - IMAP: NoUIDPlus (IMAP4rev1 without UIDPLUS), FetchUIDLast (the UID
+//     item after the message literal in FETCH responses),
+//     Server.ResetUIDValidity (a new UIDVALIDITY, UIDs renumbered, as a
+//     recreated mailbox), CutFetchAfter (also POP3 RETR/TOP);
+//   - every protocol: ReplyDelay (before every reply), RefuseAuth.
 package mailtest
 
 import (
