@@ -22,17 +22,35 @@
 // Send composes a Message (UTF-8 headers as encoded-words, text and HTML as
 // multipart/alternative, inline parts and attachments streamed from their
 // io.Reader) and SendRaw sends prepared bytes. A failed send returns a
-// *SendError listing the recipients reached, those not reached and those
-// refused with the server's reply; errors.Is(err, ErrTemporary) or
-// IsTemporary tells whether retrying later may help.
+// *SendError in which every envelope recipient is in exactly one of four
+// lists: Sent (accepted; never send again), Rejected (refused, each with
+// the server's reply; a 4xx may succeed later), Unsent (the transaction
+// stopped before the message was accepted: safe to send again) and
+// Uncertain (the end of the message went out and no reply came: the server
+// may have it, so a resend may duplicate it). errors.Is(err, ErrTemporary)
+// or IsTemporary tells whether retrying later may help and is safe,
+// ErrPermanent that it will not help, ErrUncertain that the outcome is
+// unknown; a send stopped by its context also matches ctx.Err().
+//
+// One engine speaks every transaction (RSET when needed, MAIL, RCPT, DATA or
+// BDAT, the body), matching each reply to the command it answers. With
+// PIPELINING (mail.smtp.pipelining) the commands go in groups: two round
+// trips a message with DATA; with CHUNKING as well (mail.smtp.chunking,
+// WithChunking) the body goes as "BDAT n LAST" in the same group as MAIL and
+// RCPT, one round trip, when there is one recipient or sendpartial is on
+// (otherwise the recipients' replies come first, so that a refused one can
+// stop the message, as JavaMail does). Without PIPELINING each group is one
+// command. Server replies are capped (64 KiB a line, 256 KiB a reply).
 //
 // The session keeps a pool of live SMTP connections
 // (mail.smtp.connectionpoolsize, mail.smtp.connectionpooltimeout): after a
 // successful transaction the next starts with MAIL directly, RSET is sent
-// only after a failed one, an idle connection is checked with NOOP before
-// reuse, and a dead one is replaced without losing or duplicating the
-// message (a send is repeated only when the connection failed before MAIL
-// was accepted).
+// only after a failed one, an idle connection is checked before reuse (a
+// look at the socket for a server that spoke or hung up, and NOOP after
+// five seconds of rest), and a dead one is replaced without losing or
+// duplicating the message (a send is repeated on a new connection only when
+// nothing can have been delivered: before the end of the message, or after
+// a 421).
 //
 // # Secure and bounded by default
 //
