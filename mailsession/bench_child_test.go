@@ -73,7 +73,7 @@ func BenchmarkSequentialClient(b *testing.B) {
 	addr := childSMTPServer(b)
 	benchSequential(b, addr, nil)
 	b.Run("session-pooled-data", func(b *testing.B) {
-		benchSession(b, addr, WithChunking(false))
+		benchSession(b, addr, nil, WithChunking(false))
 	})
 	for _, chunking := range []bool{true, false} {
 		name := "session-compose-data"
