@@ -178,7 +178,9 @@ func (storeClosedBySession) Error() string {
 	return "mailsession: store closed by the session's Close or Shutdown; its deletions were not committed"
 }
 
-func (storeClosedBySession) Is(target error) bool { return target == ErrStoreClosed || target == ErrClosed }
+func (storeClosedBySession) Is(target error) bool {
+	return target == ErrStoreClosed || target == ErrClosed
+}
 
 // usable reports why the store cannot take a call; st.mu is held.
 func (st *Store) usable() error {
