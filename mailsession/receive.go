@@ -18,8 +18,15 @@ import (
 type ReceiveOptions struct {
 	// Delete removes each message whose handler returned nil. Deletions are
 	// committed when the run ends (POP3 QUIT, IMAP UID EXPUNGE); a message
-	// whose handler failed, or any message when the connection breaks or
-	// the process dies, stays on the server to be fetched again.
+	// whose handler failed stays on the server to be handed over again.
+	// A handled message is also remembered in Memory, so it is never
+	// handed over again even when its deletion cannot be committed (the
+	// connection breaks before the commit, the commit fails, an IMAP
+	// server without UIDPLUS holds another client's \Deleted message):
+	// later runs skip it and mark it for deletion again, until a commit
+	// succeeds and the server no longer lists it. Only with a memory that
+	// survives restarts (OpenFileUIDMemory) does this hold when the
+	// process dies between the handler and the commit.
 	Delete bool
 	// Folder is the IMAP folder to read; "" is INBOX. POP3 has INBOX only.
 	Folder string
@@ -29,13 +36,42 @@ type ReceiveOptions struct {
 	// handled messages (closing and reopening the store), so that a crash
 	// in a long run re-delivers at most that many; 0: once, at the end.
 	CommitEvery int
-	// Memory remembers the messages handed over when Delete is off, so
-	// that each is handed over once. Nil: the session's in-memory memory
-	// (lost on restart; use OpenFileUIDMemory to survive restarts).
+	// Memory remembers the messages whose handler returned nil, so that
+	// each is handed over once: without Delete they stay on the server;
+	// with Delete they are remembered until the server no longer lists
+	// them (see Delete). A message remembered without Delete is, in a run
+	// with Delete sharing the memory, deleted without being handed over
+	// again. Each run forgets the UIDs the server no longer lists (Retain).
+	// Nil: the session's in-memory memory (lost on restart; use
+	// OpenFileUIDMemory to survive restarts).
 	Memory UIDMemory
 	// PollInterval, when positive, makes Receive run again after each run
-	// until ctx ends. Zero: one run.
+	// until ctx ends or the session closes. After a failed run the wait
+	// doubles with each consecutive failure, up to 10 × PollInterval; a
+	// successful run resets it. Zero: one run.
 	PollInterval time.Duration
+	// OnError, with PollInterval, is called with the error of each failed
+	// run (a network failure, a locked POP3 maildrop, a refused login, the
+	// *HandlerError of a handler that failed, a failed commit), after it
+	// is logged and before the wait; polling goes on. It runs on
+	// Receive's goroutine: a slow OnError delays the next run. Without
+	// PollInterval the run's error is returned instead.
+	OnError func(error)
+}
+
+// maxBackoff is how many poll intervals Receive waits at most after
+// consecutive failed runs.
+const maxBackoff = 10
+
+// pollWait is the wait after a run, given the consecutive failed runs so
+// far (0 after a success): interval, doubled per failure after the first,
+// at most maxBackoff intervals.
+func pollWait(interval time.Duration, failures int) time.Duration {
+	w := interval
+	for i := 1; i < failures && w < maxBackoff*interval; i++ {
+		w *= 2
+	}
+	return min(w, maxBackoff*interval)
 }
 
 // Received is one message handed to a Receive handler.
@@ -76,16 +112,20 @@ type HandlerError struct {
 	Err error
 }
 
+// Error names the message and the handler's error.
 func (e *HandlerError) Error() string {
-	return fmt.Sprintf("mailsession: handler failed for message %s: %v", e.UID, e.Err)
+	return fmt.Sprintf("mailsession: handler failed for message %s: %s", e.UID, innerText(e.Err))
 }
 
+// Unwrap returns the handler's error.
 func (e *HandlerError) Unwrap() error { return e.Err }
 
 // receiveState is the Receive state a Session keeps: its default UID memory.
 type receiveState struct {
 	once sync.Once
 	mem  *MemoryUIDMemory
+	// waitHook, set by tests, sees each wait between polls.
+	waitHook func(time.Duration)
 }
 
 func (rs *receiveState) memory() UIDMemory {
@@ -96,16 +136,23 @@ func (rs *receiveState) memory() UIDMemory {
 // Receive reads the store and calls h for each message, oldest first, with
 // its exact bytes. Unlike Liferay's mail listeners it never loses mail: with
 // Delete only the messages whose handler returned nil are deleted, when the
-// run ends; without Delete the messages handed over are remembered (see
+// run ends; the messages handed over are remembered (see
 // ReceiveOptions.Memory) and not handed over again. A failing handler does
 // not stop the run: its message stays, and the error, a *HandlerError, is
 // returned (joined with the others) at the end. A broken connection ends
-// the run with a *StoreError and deletes nothing.
+// the run with a *StoreError and deletes nothing. The caller's ctx ending
+// ends the run with a *StoreError matching ErrTemporary and ctx.Err().
 //
-// With PollInterval, runs repeat until ctx ends; failures of a run are
-// logged and polling goes on, except permanent store failures (refused
-// login, bad settings) and a closed session, which are returned. Receive then returns nil when
-// ctx ends.
+// With PollInterval, runs repeat: a failed run, whatever the failure, is
+// logged, passed to ReceiveOptions.OnError and followed by a longer wait
+// (see PollInterval); polling goes on. Receive returns nil when ctx ends.
+//
+// When the session's Close or Shutdown begins, Receive returns ErrClosed
+// (joined with the run's errors, if any): Shutdown lets the run finish the
+// message being handled and commit first; Close stops it at once (the
+// handler's ctx ends, cause ErrClosed, and nothing is deleted that was
+// not committed). A Receive called after Close or Shutdown returns
+// ErrClosed.
 func (s *Session) Receive(ctx context.Context, opts ReceiveOptions, h func(context.Context, *Received) error) error {
 	if h == nil {
 		return errors.New("mailsession: Receive needs a handler")
@@ -116,122 +163,162 @@ func (s *Session) Receive(ctx context.Context, opts ReceiveOptions, h func(conte
 	if opts.MaxMessages < 0 || opts.CommitEvery < 0 {
 		return fmt.Errorf("mailsession: ReceiveOptions.MaxMessages (%d) and CommitEvery (%d) must not be negative", opts.MaxMessages, opts.CommitEvery)
 	}
+	if !s.life.beginRun() {
+		return ErrClosed
+	}
+	defer s.life.runs.Done()
+	user := ctx
+	ctx, cancel := s.life.bind(ctx)
+	defer cancel()
 	mem := opts.Memory
-	if mem == nil && !opts.Delete {
+	if mem == nil {
 		mem = s.defaultUIDMemory()
 	}
+	failures := 0
 	for {
 		err := s.receiveOnce(ctx, opts, mem, h)
+		if s.life.isClosed() {
+			if err == nil {
+				return ErrClosed
+			}
+			return errors.Join(ErrClosed, err)
+		}
 		if opts.PollInterval <= 0 {
 			return err
 		}
-		if ctx.Err() != nil {
+		if user.Err() != nil {
 			return nil
 		}
 		if err != nil {
-			var se *StoreError
-			if errors.Is(err, ErrClosed) || (errors.As(err, &se) && !se.Temporary()) {
-				return err
-			}
-			s.log.Warn("mailsession: receive", "store", s.set.store.String(), "err", err)
+			failures++
+		} else {
+			failures = 0
 		}
-		t := time.NewTimer(opts.PollInterval)
+		wait := pollWait(opts.PollInterval, failures)
+		if err != nil {
+			s.log.Warn("mailsession: receive failed; polling goes on", "store", s.set.store.String(), "err", err, "retry_in", wait)
+			if opts.OnError != nil {
+				opts.OnError(err)
+			}
+		}
+		if s.recv.waitHook != nil {
+			s.recv.waitHook(wait)
+		}
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
+			if s.life.isClosed() {
+				return ErrClosed
+			}
 			return nil
+		case <-s.life.draining:
+			t.Stop()
+			return ErrClosed
 		case <-t.C:
 		}
 	}
 }
 
-// receiveOnce is one run: open, hand over, commit.
+// receiveOnce is one run: open, hand over, commit. It stops after the
+// message being handled when the session begins to shut down.
 func (s *Session) receiveOnce(ctx context.Context, opts ReceiveOptions, mem UIDMemory, h func(context.Context, *Received) error) error {
 	st, err := s.openStore(ctx, opts.Folder)
 	if err != nil {
 		return err
 	}
+	var errs []error
+	fail := func(err error) error {
+		st.Abort() // nothing is deleted
+		return errors.Join(append(errs, err)...)
+	}
 	list, err := st.List(ctx)
 	if err != nil {
-		st.Abort()
-		return err
+		return fail(err)
 	}
 	key := mailboxKey(st.ep, opts.Folder)
-	if mem != nil && !opts.Delete {
-		present := make([]string, len(list))
-		for i, m := range list {
-			present[i] = m.UID
-		}
-		if err := mem.Retain(key, present); err != nil {
-			st.Abort()
-			return err
-		}
+	present := make([]string, len(list))
+	for i, m := range list {
+		present[i] = m.UID
 	}
-	var handlerErrs []error
+	if err := mem.Retain(key, present); err != nil {
+		return fail(err)
+	}
 	handed, marked := 0, 0
 	for _, info := range list {
 		if opts.MaxMessages > 0 && handed >= opts.MaxMessages {
 			break
 		}
-		if !opts.Delete {
-			seen, err := mem.Seen(key, info.UID)
-			if err != nil {
-				st.Abort()
-				return errors.Join(append(handlerErrs, err)...)
+		if s.life.isClosed() {
+			break // Shutdown: commit what was handled
+		}
+		seen, err := mem.Seen(key, info.UID)
+		if err != nil {
+			return fail(err)
+		}
+		if seen {
+			if opts.Delete {
+				// Handled before, its deletion not committed: again.
+				if err := st.Delete(ctx, info.UID); err != nil && !errors.Is(err, ErrNoMessage) {
+					return fail(err)
+				}
 			}
-			if seen {
-				continue
-			}
+			continue
 		}
 		if err := ctx.Err(); err != nil {
-			st.Abort()
-			return errors.Join(append(handlerErrs, err)...)
+			return fail(st.ep.storeCtxErr(ctx, "receive", err))
 		}
 		rc, size, err := st.fetch(ctx, info.UID)
 		if errors.Is(err, ErrNoMessage) {
 			continue // gone meanwhile (another client)
 		}
 		if err != nil {
-			st.Abort() // nothing is deleted
-			return errors.Join(append(handlerErrs, err)...)
+			return fail(st.ep.storeCtxErr(ctx, "fetch", err))
 		}
 		handed++
 		herr := callHandler(ctx, h, newReceived(info.UID, size, rc))
 		if err := rc.Close(); err != nil {
 			// The stream broke (the handler may have seen a short
 			// message): nothing of this run is deleted.
-			st.Abort()
-			return errors.Join(append(handlerErrs, err)...)
+			return fail(st.ep.storeCtxErr(ctx, "fetch", err))
 		}
 		if herr != nil {
-			handlerErrs = append(handlerErrs, &HandlerError{UID: info.UID, Err: herr})
+			errs = append(errs, &HandlerError{UID: info.UID, Err: herr})
 			continue
 		}
-		if opts.Delete {
-			err = st.Delete(ctx, info.UID)
-			marked++
-		} else {
-			err = mem.Remember(key, info.UID)
+		// Remembered first: whatever happens to the deletion, the
+		// message is not handed over again.
+		if err := mem.Remember(key, info.UID); err != nil {
+			if !opts.Delete {
+				return fail(err)
+			}
+			errs = append(errs, err) // the deletion below still holds
 		}
-		if err == nil && opts.Delete && opts.CommitEvery > 0 && marked == opts.CommitEvery {
+		if !opts.Delete {
+			continue
+		}
+		if err := st.Delete(ctx, info.UID); err != nil {
+			return fail(err)
+		}
+		marked++
+		if opts.CommitEvery > 0 && marked == opts.CommitEvery {
 			// Commit this batch; the UIDs of the listing stay valid.
 			marked = 0
-			if err = st.CloseContext(ctx); err == nil {
-				st, err = s.openStore(ctx, opts.Folder)
-				if err != nil {
-					return errors.Join(append(handlerErrs, err)...)
-				}
+			if err := st.CloseContext(ctx); err != nil {
+				return errors.Join(append(errs, err)...)
 			}
-		}
-		if err != nil {
-			st.Abort()
-			return errors.Join(append(handlerErrs, err)...)
+			if s.life.isClosed() {
+				return errors.Join(errs...) // Shutdown: committed, stop here
+			}
+			if st, err = s.openStore(ctx, opts.Folder); err != nil {
+				return errors.Join(append(errs, err)...)
+			}
 		}
 	}
 	if err := st.CloseContext(ctx); err != nil {
-		handlerErrs = append(handlerErrs, err)
+		errs = append(errs, err)
 	}
-	return errors.Join(handlerErrs...)
+	return errors.Join(errs...)
 }
 
 // callHandler runs h, turning a panic into an error: the message stays.

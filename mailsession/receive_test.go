@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -240,13 +243,42 @@ func TestReceivePollsUntilContextEnds(t *testing.T) {
 	}
 }
 
-// A refused login stops polling at once.
-func TestReceivePollingStopsOnPermanentError(t *testing.T) {
-	srv := mailtest.NewServer(t)
-	s := storeSession(t, srv, mailtest.Plain, "imap", WithStoreAuth(mailtest.DefaultUser, "wrong"))
-	err := s.Receive(ctxT(t), ReceiveOptions{PollInterval: time.Millisecond}, func(context.Context, *Received) error { return nil })
-	if !errors.Is(err, ErrAuth) {
-		t.Errorf("Receive = %v, want ErrAuth", err)
+// A refused login does not stop polling (the password may be fixed on
+// the server): each failed run is logged, without the password, and
+// passed to OnError.
+func TestReceivePollingLogsRefusedLoginWithoutSecret(t *testing.T) {
+	for _, proto := range storeProtos {
+		t.Run(proto, func(t *testing.T) {
+			srv := mailtest.NewServer(t)
+			var buf bytes.Buffer
+			var mu sync.Mutex
+			log := slog.New(slog.NewTextHandler(lockedWriter{&mu, &buf}, nil))
+			s := storeSession(t, srv, mailtest.Plain, proto, WithStoreAuth(mailtest.DefaultUser, "wrong-secret"), WithLogger(log))
+			ctx, cancel := context.WithCancel(ctxT(t))
+			defer cancel()
+			var errs []error
+			err := s.Receive(ctx, ReceiveOptions{PollInterval: time.Millisecond, OnError: func(err error) {
+				errs = append(errs, err)
+				if len(errs) == 3 {
+					cancel()
+				}
+			}}, func(context.Context, *Received) error { return nil })
+			if err != nil {
+				t.Errorf("Receive = %v, want nil once ctx ended", err)
+			}
+			if len(errs) != 3 || !errors.Is(errs[0], ErrAuth) {
+				t.Fatalf("OnError got %v, want 3 ErrAuth", errs)
+			}
+			mu.Lock()
+			out := buf.String()
+			mu.Unlock()
+			if strings.Count(out, "mailsession: receive failed") != 3 {
+				t.Errorf("want 3 logged failures:\n%s", out)
+			}
+			if strings.Contains(out, "wrong-secret") {
+				t.Errorf("the log shows the password:\n%s", out)
+			}
+		})
 	}
 }
 

@@ -2,12 +2,10 @@ package mailsession
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"strings"
-	"sync"
 
 	"github.com/jmailgo/jmail/properties"
 )
@@ -22,9 +20,7 @@ type Session struct {
 	trace *slog.Logger // protocol trace; nil when debugging is off
 	pool  *pool
 	recv  receiveState // the store side's state for Receive (receive.go)
-
-	mu     sync.Mutex
-	closed bool
+	life  lifecycle    // Receive calls and open Stores, for Close and Shutdown (lifecycle.go)
 }
 
 // New builds a Session from options only (no properties): by default it
@@ -128,30 +124,6 @@ func (s *Session) String() string {
 // Format makes %v, %+v and %#v print String, never a field (so never a
 // password).
 func (s *Session) Format(f fmt.State, _ rune) { io.WriteString(f, s.String()) }
-
-// Close waits for sends in progress, then closes every pooled connection
-// politely (RSET if rsetbeforequit, QUIT, waiting for its reply if
-// quitwait). Later sends fail with ErrClosed. Close is idempotent.
-func (s *Session) Close() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return nil
-	}
-	s.closed = true
-	s.mu.Unlock()
-	err := s.pool.close()
-	if sc, ok := any(s).(storeCloser); ok {
-		err = errors.Join(err, sc.closeStore())
-	}
-	return err
-}
-
-// storeCloser is implemented by the store side when it keeps resources
-// that Close must release.
-type storeCloser interface {
-	closeStore() error
-}
 
 // Send composes m and sends it. Addresses and headers are validated before
 // any connection is made (an invalid message fails with ErrInvalidMessage).

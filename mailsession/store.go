@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // MessageInfo is one message of a Store listing.
@@ -25,8 +26,11 @@ type MessageInfo struct {
 // for concurrent use, but one message is read at a time: until a Fetch
 // reader is closed, other calls fail with ErrStoreBusy (Abort still works).
 type Store struct {
-	ep  *endpoint
-	drv storeDriver
+	ep   *endpoint
+	drv  storeDriver
+	life *lifecycle // the session's, which closes the store with it
+	// cut is set when the session's Close or Shutdown closed the store.
+	cut atomic.Bool
 
 	mu      sync.Mutex
 	deleted []string // marked by Delete, committed by Close
@@ -59,9 +63,13 @@ type storeInfo struct {
 }
 
 // StoreError is a failed store operation: the protocol step, the server and
-// the cause (a server reply, a network error, a timeout). It matches
-// ErrAuth for a refused login, ErrTemporary for network failures, timeouts
-// and replies that say to retry later, else ErrPermanent.
+// the cause (a server reply, a network error, a timeout, the caller's ctx
+// ending). It matches ErrAuth (and ErrPermanent) for a refused login;
+// ErrTemporary for network failures (a refused or cut connection),
+// timeouts, replies that say to retry later (POP3 [IN-USE], [SYS/TEMP],
+// IMAP [UNAVAILABLE]) and the caller's ctx ending (then errors.Is(err,
+// ctx.Err()) holds too); else ErrPermanent. Its text never holds a
+// password.
 type StoreError struct {
 	Protocol string // pop3, pop3s, imap, imaps
 	Addr     string // host:port
@@ -74,11 +82,23 @@ type StoreError struct {
 	temp bool
 }
 
+// Error names the protocol, the server, the step and the cause.
 func (e *StoreError) Error() string {
-	return fmt.Sprintf("mailsession: %s %s %s: %v", e.Protocol, e.Addr, e.Op, e.Err)
+	return fmt.Sprintf("mailsession: %s %s %s: %s", e.Protocol, e.Addr, e.Op, innerText(e.Err))
 }
 
+// Unwrap returns the cause.
 func (e *StoreError) Unwrap() error { return e.Err }
+
+// innerText is the text of err, an error wrapped by one of ours, without
+// the "mailsession: " prefixes of the sentinels it wraps (ErrAuth,
+// ErrTLSRequired, ...), so that a message says "mailsession:" once.
+func innerText(err error) string {
+	if err == nil {
+		return "<nil>"
+	}
+	return strings.ReplaceAll(err.Error(), "mailsession: ", "")
+}
 
 // Is matches ErrAuth, ErrTemporary and ErrPermanent as described above.
 func (e *StoreError) Is(target error) bool {
@@ -105,8 +125,9 @@ func (s *Session) explicitMechanisms(ep *endpoint) bool {
 	return ok && v != ""
 }
 
-// storeErr wraps err of op; it classifies network failures as temporary.
-// An error that already is a *StoreError is returned as it is.
+// storeErr wraps err of op; it classifies network failures, timeouts and
+// an ended context as temporary. An error that already is a *StoreError
+// is returned as it is.
 func (ep *endpoint) storeErr(op string, err error) error {
 	if err == nil {
 		return nil
@@ -115,11 +136,25 @@ func (ep *endpoint) storeErr(op string, err error) error {
 	if errors.As(err, &se) {
 		return err
 	}
+	if pe, ok := err.(*protocolError); ok && pe.Op == "dial" {
+		err = pe.Err // the StoreError names the server and the step itself
+	}
 	e := &StoreError{Protocol: ep.Protocol, Addr: ep.Addr(), Op: op, Err: err}
 	var ne net.Error
 	e.temp = errors.As(err, &ne) || errors.Is(err, errConnLost) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, context.DeadlineExceeded)
+		errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
 	return e
+}
+
+// storeCtxErr is storeErr for a failure under ctx: when ctx has ended the
+// error also matches ctx.Err().
+func (ep *endpoint) storeCtxErr(ctx context.Context, op string, err error) error {
+	var se *StoreError
+	if err == nil || errors.As(err, &se) {
+		return err
+	}
+	return ep.storeErr(op, withContext(ctx, err))
 }
 
 // ErrNoMessage is returned by Fetch and Delete for a UID that is not in
@@ -133,9 +168,25 @@ var ErrStoreClosed = errors.New("mailsession: store closed")
 // still open.
 var ErrStoreBusy = errors.New("mailsession: store busy: close the Fetch reader first")
 
+// errStoreClosedBySession is returned by a Store that its session's Close
+// or Shutdown closed: it matches ErrStoreClosed and ErrClosed.
+var errStoreClosedBySession error = storeClosedBySession{}
+
+type storeClosedBySession struct{}
+
+func (storeClosedBySession) Error() string {
+	return "mailsession: store closed by the session's Close or Shutdown; its deletions were not committed"
+}
+
+func (storeClosedBySession) Is(target error) bool {
+	return target == ErrStoreClosed || target == ErrClosed
+}
+
 // usable reports why the store cannot take a call; st.mu is held.
 func (st *Store) usable() error {
 	switch {
+	case st.cut.Load():
+		return errStoreClosedBySession
 	case st.done:
 		return ErrStoreClosed
 	case st.reading:
@@ -146,7 +197,11 @@ func (st *Store) usable() error {
 
 // OpenStore connects to the store (mail.store.protocol), starts TLS as
 // configured, logs in and, for IMAP, selects INBOX. It fails with
-// ErrNoStore when no store protocol is configured.
+// ErrNoStore when no store protocol is configured, and with ErrClosed
+// once the session's Close or Shutdown began. The session's Close and
+// Shutdown close a Store left open, without committing its deletions;
+// the Store's calls then fail with an error matching ErrStoreClosed and
+// ErrClosed.
 func (s *Session) OpenStore(ctx context.Context) (*Store, error) {
 	return s.openStore(ctx, "")
 }
@@ -163,10 +218,7 @@ func (s *Session) openStore(ctx context.Context, folder string) (*Store, error) 
 	if ep == nil {
 		return nil, ErrNoStore
 	}
-	s.mu.Lock()
-	closed := s.closed
-	s.mu.Unlock()
-	if closed {
+	if s.life.isClosed() {
 		return nil, ErrClosed
 	}
 	if folder != "" && !strings.HasPrefix(ep.Protocol, "imap") {
@@ -174,6 +226,9 @@ func (s *Session) openStore(ctx context.Context, folder string) (*Store, error) 
 			return nil, fmt.Errorf("mailsession: POP3 has only INBOX, not folder %q", folder)
 		}
 	}
+	// Close interrupts a connection being opened.
+	ctx, cancel := s.life.bind(ctx)
+	defer cancel()
 	var drv storeDriver
 	var err error
 	if strings.HasPrefix(ep.Protocol, "pop3") {
@@ -182,9 +237,16 @@ func (s *Session) openStore(ctx context.Context, folder string) (*Store, error) 
 		drv, err = s.openIMAP(ctx, ep, folder)
 	}
 	if err != nil {
-		return nil, err
+		if context.Cause(ctx) == ErrClosed {
+			return nil, ErrClosed
+		}
+		return nil, ep.storeCtxErr(ctx, "connect", err)
 	}
-	return &Store{ep: ep, drv: drv}, nil
+	st := &Store{ep: ep, drv: drv, life: &s.life}
+	if !s.life.track(st) {
+		return nil, ErrClosed
+	}
+	return st, nil
 }
 
 // List returns the messages in the mailbox, oldest first. For IMAP,
@@ -278,6 +340,13 @@ func (st *Store) Close() error {
 func (st *Store) CloseContext(ctx context.Context) error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	if st.cut.Load() {
+		if !st.done {
+			st.done = true
+			st.drv.abort()
+		}
+		return errStoreClosedBySession
+	}
 	if st.done {
 		return nil
 	}
@@ -285,7 +354,8 @@ func (st *Store) CloseContext(ctx context.Context) error {
 		return ErrStoreBusy
 	}
 	st.done = true
-	return st.drv.commit(ctx, st.deleted)
+	st.life.forget(st)
+	return st.ep.storeCtxErr(ctx, "commit", st.drv.commit(ctx, st.deleted))
 }
 
 // Abort closes the connection without committing anything: no message is
@@ -295,6 +365,32 @@ func (st *Store) Abort() {
 	defer st.mu.Unlock()
 	if !st.done {
 		st.done = true
+		st.life.forget(st)
 		st.drv.abort()
 	}
+}
+
+// closeBySession closes the store for the session's Close or Shutdown,
+// committing nothing: an idle store says QUIT or LOGOUT (within ctx), a
+// busy one has its connection cut, so the call in progress fails now.
+func (st *Store) closeBySession(ctx context.Context) {
+	st.cut.Store(true)
+	if !st.mu.TryLock() {
+		// A call is in progress. The drivers' abort may be called from
+		// another goroutine and closes the socket at once, but the IMAP
+		// one then waits for its reader to stop, which may wait for a
+		// message being read: do not wait for it.
+		go st.drv.abort()
+		return
+	}
+	defer st.mu.Unlock()
+	if st.done {
+		return
+	}
+	st.done = true
+	if st.reading {
+		go st.drv.abort() // as above: a Fetch reader is open
+		return
+	}
+	st.drv.commit(ctx, nil) // RSET if rsetbeforequit, QUIT; or LOGOUT
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/jmailgo/jmail/jndi"
 	"github.com/jmailgo/jmail/mailsession"
@@ -168,10 +169,11 @@ func (h *Handler) serveApply(w http.ResponseWriter, r *http.Request, save bool) 
 }
 
 // publish binds sess under name, replacing (Swap: no moment without a
-// binding) whatever was there, then closes the session it replaced —
-// Close waits for that session's in-flight sends, so none is cut off. When
-// the name changed, the session this handler published under the old name
-// is unbound and closed too. Called with h.mu held.
+// binding) whatever was there, then shuts down the session it replaced —
+// Shutdown waits (up to a minute) for that session's in-flight sends, so
+// none is cut off. When the name changed, the session this handler
+// published under the old name is unbound and shut down too. Called with
+// h.mu held.
 func (h *Handler) publish(name string, sess *mailsession.Session) error {
 	reg := h.registry()
 	var old []*mailsession.Session
@@ -197,7 +199,11 @@ func (h *Handler) publish(name string, sess *mailsession.Session) error {
 		if i > 0 && o == old[0] {
 			continue
 		}
-		if err := o.Close(); err != nil {
+		// Shutdown, not Close: the replaced session's sends in flight finish.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		err := o.Shutdown(ctx)
+		cancel()
+		if err != nil {
 			h.log.Warn("controlpanel: close the replaced session", "err", err)
 		}
 	}
