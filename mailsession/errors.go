@@ -57,6 +57,9 @@ func (e *permanentError) Is(target error) bool { return target == ErrPermanent }
 // innerText is err's text as part of another mailsession error: without
 // the package prefixes of the errors it wraps.
 func innerText(err error) string {
+	if err == nil {
+		return "<nil>"
+	}
 	return strings.ReplaceAll(err.Error(), "mailsession: ", "")
 }
 

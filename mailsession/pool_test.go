@@ -159,10 +159,9 @@ func TestCloseStopsSendsInProgress(t *testing.T) {
 		if err == nil {
 			t.Fatal("the send in flight succeeded after Close")
 		}
-		// TODO(lead): assert errors.Is(err, ErrClosed) once the SMTP engine
-		// reports the pool's cause (context.Cause) instead of ctx.Err().
-		if !errors.Is(err, ErrClosed) {
-			t.Logf("in-flight send after Close = %v (not yet matching ErrClosed)", err)
+		var se *SendError
+		if !errors.Is(err, ErrClosed) || !errors.As(err, &se) || len(se.Sent) != 0 {
+			t.Errorf("in-flight send after Close = %v, want a SendError matching ErrClosed", err)
 		}
 	case <-ctxT(t).Done():
 		t.Fatal("the send in flight did not end after Close")

@@ -90,16 +90,6 @@ func (e *StoreError) Error() string {
 // Unwrap returns the cause.
 func (e *StoreError) Unwrap() error { return e.Err }
 
-// innerText is the text of err, an error wrapped by one of ours, without
-// the "mailsession: " prefixes of the sentinels it wraps (ErrAuth,
-// ErrTLSRequired, ...), so that a message says "mailsession:" once.
-func innerText(err error) string {
-	if err == nil {
-		return "<nil>"
-	}
-	return strings.ReplaceAll(err.Error(), "mailsession: ", "")
-}
-
 // Is matches ErrAuth, ErrTemporary and ErrPermanent as described above.
 func (e *StoreError) Is(target error) bool {
 	switch target {
