@@ -2,6 +2,7 @@ package mailsession
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -16,6 +17,13 @@ func (s *Session) checkStore(ctx context.Context) *EndpointReport {
 	r.Latency = time.Since(start)
 	if err != nil {
 		r.Err = err
+		// What the connection showed before a refused login is what an
+		// operator debugging it needs.
+		var se *StoreError
+		if errors.As(err, &se) && se.seen != nil {
+			r.TLSVersion, r.Capabilities, r.AuthMechanisms = se.seen.TLSVersion, se.seen.Capabilities, se.seen.AuthMechanisms
+			r.Mechanism = se.seen.Mechanism
+		}
 		return r
 	}
 	defer st.Abort()

@@ -75,3 +75,33 @@ func TestCheckFailsForUnusableEndpoint(t *testing.T) {
 		t.Errorf("Check with refused login: %v", err)
 	}
 }
+
+// TestCheckAfterRefusedLogin: when the login is refused, the report still
+// says what the connection showed — TLS version, capabilities, mechanisms —
+// for the transport and for each store protocol: that is when an operator
+// needs it.
+func TestCheckAfterRefusedLogin(t *testing.T) {
+	srv := mailtest.NewServer(t)
+	srv.SetFaults(mailtest.Faults{RefuseAuth: true})
+	for _, store := range []string{"pop3", "imap"} {
+		t.Run(store, func(t *testing.T) {
+			s, err := FromProperties(srv.Properties(mailtest.StartTLS, store), WithRootCAs(srv.CertPool()), WithLogger(quietLogger()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			rep, err := s.Check(ctxT(t))
+			if err == nil || !errors.Is(err, ErrAuth) {
+				t.Fatalf("Check: %v, want a refused login", err)
+			}
+			for name, r := range map[string]*EndpointReport{"transport": rep.Transport, "store": rep.Store} {
+				if r.Err == nil || r.Authenticated {
+					t.Errorf("%s: err %v, authenticated %v", name, r.Err, r.Authenticated)
+				}
+				if !strings.HasPrefix(r.TLSVersion, "TLS 1.") || len(r.Capabilities) == 0 || len(r.AuthMechanisms) == 0 {
+					t.Errorf("%s after a refused login: TLS %q, capabilities %v, mechanisms %v", name, r.TLSVersion, r.Capabilities, r.AuthMechanisms)
+				}
+			}
+		})
+	}
+}

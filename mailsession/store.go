@@ -80,6 +80,19 @@ type StoreError struct {
 	Err  error
 	auth bool
 	temp bool
+	// seen is what the connection showed before it failed (TLS,
+	// capabilities, mechanisms), for Check.
+	seen *storeInfo
+}
+
+// withSeen attaches inf, what the connection showed before err, to err
+// when it is a *StoreError.
+func withSeen(err error, inf storeInfo) error {
+	var se *StoreError
+	if errors.As(err, &se) && se.seen == nil {
+		se.seen = &inf
+	}
+	return err
 }
 
 // Error names the protocol, the server, the step and the cause.

@@ -63,7 +63,7 @@ func (s *Session) openIMAP(ctx context.Context, ep *endpoint, folder string) (*i
 	st := &imapStore{ep: ep, c: c, folder: folder}
 	if err := st.start(ctx, s, loopback); err != nil {
 		c.Close()
-		return nil, err
+		return nil, withSeen(err, st.inf)
 	}
 	return st, nil
 }

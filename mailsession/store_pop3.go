@@ -42,7 +42,7 @@ func (s *Session) openPOP3(ctx context.Context, ep *endpoint) (*pop3Store, error
 	}
 	if err := st.start(ctx, s, ec, conn); err != nil {
 		st.c.Close()
-		return nil, err
+		return nil, withSeen(err, st.inf)
 	}
 	return st, nil
 }
