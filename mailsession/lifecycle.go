@@ -152,8 +152,13 @@ func (l *lifecycle) waitRuns(ctx context.Context) error {
 // its connection cut when a call is in progress). Later sends, Receive
 // calls and OpenStore fail with ErrClosed. Close does not wait for
 // handlers that ignore their ctx. Close is idempotent: calls after the
-// first, or after Shutdown, return nil.
+// first, or after Shutdown, return nil. On a session FromPortalProperties
+// found under mail.session.jndi.name, Close does nothing: the session
+// belongs to whoever bound it.
 func (s *Session) Close() error {
+	if s.borrowed {
+		return nil
+	}
 	s.life.stopAll()
 	return s.pool.close()
 }
@@ -172,6 +177,9 @@ func (s *Session) Close() error {
 // more than once, and Close may be called while it waits to stop
 // everything at once.
 func (s *Session) Shutdown(ctx context.Context) error {
+	if s.borrowed {
+		return nil
+	}
 	s.life.beginDrain()
 	var wg sync.WaitGroup
 	var poolErr, runErr error

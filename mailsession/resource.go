@@ -1,8 +1,10 @@
 package mailsession
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"strings"
 
 	"github.com/jmailgo/jmail/jndi"
@@ -28,8 +30,12 @@ func WithRegistry(r *jndi.Registry) Option {
 //  1. with WithEnviron, Liferay environment variables
 //     (LIFERAY_MAIL_PERIOD_SESSION_PERIOD_...) override the file's values;
 //  2. mail.session.jndi.name set: the Session bound under that name (also
-//     tried as java:name and java:comp/env/name) is returned as it is; when
-//     the look-up fails a warning is logged and construction falls through;
+//     tried as java:name and java:comp/env/name) is returned, shared: the
+//     caller does not own it, so its Close and Shutdown do nothing (the
+//     session is closed by whoever bound it); options other than
+//     WithRegistry, WithLogger and WithEnviron cannot apply to it and are
+//     an error; when the look-up fails a warning is logged and
+//     construction falls through;
 //  3. the mail.session.* keys, prefix stripped, are the JavaMail keys
 //     (mail.session.mail.smtp.host → mail.smtp.host); as Liferay does, SMTP
 //     authentication is on when a user or password is set, and the store
@@ -55,7 +61,11 @@ func FromPortalProperties(p *properties.Properties, opts ...Option) (*Session, e
 	}
 	if name, _ := eff.Get(portalJNDIName); strings.TrimSpace(name) != "" {
 		if s := lookupSession(c.registry, strings.TrimSpace(name), log); s != nil {
-			return s, nil
+			if !c.lookupOnly() {
+				return nil, &SettingError{Key: portalJNDIName, Value: strings.TrimSpace(name),
+					Err: errors.New("the session is looked up by this name: options other than WithRegistry, WithLogger and WithEnviron cannot apply to it")}
+			}
+			return &Session{core: s.core, borrowed: true}, nil
 		}
 	}
 	sub := eff.Sub(portalPrefix)
@@ -72,6 +82,14 @@ func FromPortalProperties(p *properties.Properties, opts ...Option) (*Session, e
 		c.extra = append([]*properties.Properties{ap}, c.extra...)
 	}
 	return buildConfig(sub, c)
+}
+
+// lookupOnly reports whether c holds nothing but what the JNDI look-up
+// itself uses (the registry, the logger, the environment).
+func (c *config) lookupOnly() bool {
+	rest := *c
+	rest.registry, rest.logger, rest.environ, rest.useEnviron = nil, nil, nil, false
+	return reflect.DeepEqual(rest, config{portal: true})
 }
 
 // lookupSession finds a *Session under name in Liferay's order, or logs why

@@ -90,8 +90,8 @@ func TestPortalJNDILookupAndFallThrough(t *testing.T) {
 	}
 	for _, name := range []string{"mail/MailSession", "java:mail/MailSession", "java:comp/env/mail/MailSession"} {
 		s, err := FromPortalProperties(props("mail.session.jndi.name", name, "mail.session.mail.smtp.host", "file.example.com"), WithRegistry(reg))
-		if err != nil || s != bound {
-			t.Errorf("%s: got %v, %v; want the bound session", name, s, err)
+		if err != nil || s.core != bound.core || !s.borrowed {
+			t.Errorf("%s: got %v, %v; want the bound session, borrowed", name, s, err)
 		}
 	}
 	var logBuf bytes.Buffer
@@ -103,6 +103,44 @@ func TestPortalJNDILookupAndFallThrough(t *testing.T) {
 	defer s.Close()
 	if s.set.transport.Host != "file.example.com" || !strings.Contains(logBuf.String(), "mail/Missing") {
 		t.Errorf("fall-through: host %q, log %q", s.set.transport.Host, logBuf.String())
+	}
+}
+
+// TestPortalJNDISessionIsShared: the session FromPortalProperties finds by
+// name belongs to whoever bound it: the caller's Close and Shutdown leave
+// it working for everyone, and options that cannot apply to it are an
+// error rather than silently ignored.
+func TestPortalJNDISessionIsShared(t *testing.T) {
+	srv := mailtest.NewServer(t)
+	owner := newTestSession(t, srv, mailtest.Plain)
+	reg := jndi.NewRegistry()
+	if err := reg.Bind("mail/MailSession", owner); err != nil {
+		t.Fatal(err)
+	}
+	file := props("mail.session.jndi.name", "mail/MailSession")
+	borrowed, err := FromPortalProperties(file, WithRegistry(reg), WithLogger(quietLogger()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sendOK(t, borrowed, mailtest.DefaultUser)
+	if err := borrowed.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := borrowed.Shutdown(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	sendOK(t, owner, mailtest.DefaultUser)    // the owner's session still works
+	sendOK(t, borrowed, mailtest.DefaultUser) // and so does the borrowed view
+	for _, opt := range []Option{WithHost("other.example.com", 25), WithPool(9, 0), WithProperty("mail.smtp.port", "26")} {
+		_, err := FromPortalProperties(file, WithRegistry(reg), opt)
+		var se *SettingError
+		if !errors.As(err, &se) || se.Key != "mail.session.jndi.name" {
+			t.Errorf("an option for a looked-up session: %v, want a SettingError on mail.session.jndi.name", err)
+		}
+	}
+	owner.Close()
+	if err := borrowed.Send(ctxT(t), &Message{To: []string{mailtest.DefaultUser}, Text: "x"}); !errors.Is(err, ErrClosed) {
+		t.Errorf("after the owner's Close: %v", err)
 	}
 }
 
@@ -167,7 +205,7 @@ func TestTomcatResourceFactory(t *testing.T) {
 		sendOK(t, s, mailtest.DefaultUser)
 		// The same session through Liferay's jndi.name.
 		ps, err := FromPortalProperties(props("mail.session.jndi.name", "mail/MailSession"), WithRegistry(reg))
-		if err != nil || ps != s {
+		if err != nil || ps.core != s.core {
 			t.Errorf("portal look-up: %v %v", ps, err)
 		}
 		s.Close()

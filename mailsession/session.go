@@ -15,6 +15,16 @@ import (
 // store. It is immutable after construction and safe for concurrent use;
 // share one per service.
 type Session struct {
+	*core
+	// borrowed marks the Session FromPortalProperties returns for a
+	// session found under mail.session.jndi.name: it shares the bound
+	// session's core, and its Close and Shutdown leave the session to its
+	// owner.
+	borrowed bool
+}
+
+// core is a Session's state, shared by the borrowed views of it.
+type core struct {
 	set   *settings
 	log   *slog.Logger // warnings
 	trace *slog.Logger // protocol trace; nil when debugging is off
@@ -63,7 +73,7 @@ func buildConfig(p *properties.Properties, c *config) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Session{set: set, log: c.logger}
+	s := &Session{core: &core{set: set, log: c.logger}}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
