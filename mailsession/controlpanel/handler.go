@@ -10,7 +10,8 @@
 // session under its JNDI name at once (jndi Rebind: the next look-up gets
 // it), closes the old session once its in-flight sends have finished, and
 // writes the values into the operator's portal-ext.properties in place —
-// comments, order and other keys kept — atomically and with mode 0600.
+// comments, order and other keys kept — atomically; a new file gets mode
+// 0600, an existing one keeps its mode, owner and group.
 // A successful Save answers 303 See Other to the page itself, which then
 // shows the outcome (post/redirect/get: a reload never saves twice).
 // Save applies the settings even when the check fails, as Liferay does (a
