@@ -47,10 +47,10 @@ func (h *Handler) start() error {
 	if !hasMailSettings(p) {
 		return nil
 	}
-	if _, err := h.registry().Lookup(stored.JNDIName); err == nil {
+	if _, err := h.registry().Lookup(stored.bindName()); err == nil {
 		return nil
 	} else if !errors.Is(err, jndi.ErrNameNotFound) {
-		return fmt.Errorf("controlpanel: look up %s: %w", stored.JNDIName, err)
+		return fmt.Errorf("controlpanel: look up %s: %w", stored.bindName(), err)
 	}
 	sess, err := h.build(p)
 	if err != nil {
@@ -59,11 +59,11 @@ func (h *Handler) start() error {
 		h.log.Error("controlpanel: the saved mail settings cannot be used", "file", h.path, "err", err)
 		return nil
 	}
-	if err := h.registry().Bind(stored.JNDIName, sess); err != nil {
+	if err := h.registry().Bind(stored.bindName(), sess); err != nil {
 		sess.Close()
 		return fmt.Errorf("controlpanel: publish the mail session: %w", err)
 	}
-	h.current, h.name = sess, stored.JNDIName
+	h.current, h.name = sess, stored.bindName()
 	return nil
 }
 
@@ -146,9 +146,9 @@ func (h *Handler) serveApply(w http.ResponseWriter, r *http.Request, save bool) 
 		h.render(w, http.StatusInternalServerError, d)
 		return
 	}
-	if err := h.publish(s.JNDIName, sess); err != nil {
+	if err := h.publish(s.bindName(), sess); err != nil {
 		sess.Close()
-		h.log.Error("controlpanel: publish", "name", s.JNDIName, "err", err)
+		h.log.Error("controlpanel: publish", "name", s.bindName(), "err", err)
 		d := h.formPage(w, r, s, s, nil, nil)
 		d.Notice = &notice{Title: "The settings were saved but could not be published.", Lines: []string{err.Error()}}
 		d.Report = view
@@ -156,13 +156,13 @@ func (h *Handler) serveApply(w http.ResponseWriter, r *http.Request, save bool) 
 		return
 	}
 	h.startErr.Store(nil)
-	h.log.Info("controlpanel: mail settings saved and applied", "file", h.path, "name", s.JNDIName,
+	h.log.Info("controlpanel: mail settings saved and applied", "file", h.path, "name", s.bindName(),
 		"session", sess.String(), "remote", r.RemoteAddr)
-	n := &notice{OK: true, Title: "Saved. The new settings are in use as " + s.JNDIName + "."}
+	n := &notice{OK: true, Title: "Saved. The new settings are in use as " + s.bindName() + "."}
 	if !view.OK {
 		// Saved all the same, as Liferay does: the server may simply not
 		// be reachable yet. The banner says so instead of sounding fine.
-		n = &notice{Title: "Saved and in use as " + s.JNDIName + ", but the check found problems: see the report."}
+		n = &notice{Title: "Saved and in use as " + s.bindName() + ", but the check found problems: see the report."}
 	}
 	seeOther(w, h.done.put(h.csrf.owner(r), outcome{n, view}))
 }

@@ -32,6 +32,9 @@ const (
 
 // DefaultJNDIName is the name the session is bound under when the form
 // leaves it empty: Liferay's and Tomcat's conventional mail/MailSession.
+// The default is not written to the file: for Liferay a
+// mail.session.jndi.name means "look the session up in the application
+// server" instead of building it from the mail.session.* keys.
 const DefaultJNDIName = "mail/MailSession"
 
 // passwordPlaceholder is what a password field shows when a password is
@@ -57,7 +60,7 @@ type settings struct {
 	SMTPPassword string
 
 	Advanced string
-	JNDIName string
+	JNDIName string // as the operator set it; "" means DefaultJNDIName, not written
 
 	version string // of the file the settings were read from (load only)
 }
@@ -86,17 +89,24 @@ func settingsFrom(get func(string) (string, bool)) settings {
 		s.StoreKind = "pop3"
 	}
 	s.SMTPSecure = strings.EqualFold(val(KeyTransportProtocol), "smtps")
-	if s.JNDIName == "" {
-		s.JNDIName = DefaultJNDIName
-	}
 	return s
+}
+
+// bindName is the JNDI name the session is published under.
+func (s settings) bindName() string {
+	if s.JNDIName == "" {
+		return DefaultJNDIName
+	}
+	return s.JNDIName
 }
 
 // values returns the Liferay keys and values that represent s, in the order
 // Liferay's page lists them, and the keys to remove. Every field is written
 // (an emptied field stores an empty value), so a saved file says what the
 // page showed; only an empty incoming server removes the store's keys, as
-// "no incoming mail" (a store protocol with no host would mean localhost).
+// "no incoming mail" (a store protocol with no host would mean localhost),
+// and an empty JNDI name removes mail.session.jndi.name (set, it would make
+// Liferay look a session up instead of using these keys).
 func (s settings) values() (set [][2]string, del []string) {
 	store := s.StoreKind
 	if s.StoreSecure {
@@ -126,8 +136,12 @@ func (s settings) values() (set [][2]string, del []string) {
 		[2]string{KeySMTPPassword, s.SMTPPassword},
 		[2]string{KeySMTPAuth, strconv.FormatBool(auth)},
 		[2]string{KeySMTPStartTLS, strconv.FormatBool(s.SMTPStartTLS)},
-		[2]string{KeyAdvancedProperties, s.Advanced},
-		[2]string{KeyJNDIName, s.JNDIName})
+		[2]string{KeyAdvancedProperties, s.Advanced})
+	if s.JNDIName != "" {
+		set = append(set, [2]string{KeyJNDIName, s.JNDIName})
+	} else {
+		del = append(del, KeyJNDIName)
+	}
 	return set, del
 }
 
@@ -190,9 +204,6 @@ func settingsFromForm(f url.Values, stored settings) settings {
 		s.SMTPPassword = stored.SMTPPassword
 	}
 	s.Advanced = unmaskAdvanced(s.Advanced, advancedSecrets(stored.Advanced))
-	if s.JNDIName == "" {
-		s.JNDIName = DefaultJNDIName
-	}
 	return s
 }
 
