@@ -92,9 +92,15 @@ func (h *Handler) serveApply(w http.ResponseWriter, r *http.Request, save bool) 
 		h.render(w, http.StatusInternalServerError, d)
 		return
 	}
-	s := settingsFromForm(r.PostForm, h.placeholderBase(r, stored))
+	s, refused := settingsFromForm(r.PostForm, h.placeholderBase(r, stored))
 	errs := s.validate()
+	for k, msg := range refused.fields {
+		if errs[k] == "" {
+			errs[k] = msg
+		}
+	}
 	_, problems := parseAdvanced(s.Advanced)
+	problems = append(refused.lines, problems...)
 	if len(problems) > 0 {
 		errs[fAdvanced] = plural(len(problems), "line needs", "lines need") + " attention."
 	}
@@ -236,24 +242,27 @@ func (h *Handler) formPage(w http.ResponseWriter, r *http.Request, s, stored set
 		f.Hint += " Passwords and tokens typed here show as dots and are kept with this form until it is saved."
 		d.F[fAdvanced] = f
 	}
-	if typed {
+	// Secrets kept for endpoints other than the stored ones (a password
+	// retyped for a new host, unchanged) are kept with the form too: the
+	// placeholder then stands for them at those endpoints.
+	hasSecret := s.StorePassword != "" || s.SMTPPassword != "" || len(advancedSecrets(s.Advanced)) > 0
+	if typed || hasSecret && s.endpointsKey() != stored.endpointsKey() {
 		if owner := h.csrf.owner(r); owner != "" {
-			d.Pending = h.typed.put(owner, typedSecrets{s.StorePassword, s.SMTPPassword, s.Advanced})
+			d.Pending = h.typed.put(owner, s)
 		}
 	}
 	return d
 }
 
-// typedSecrets are the passwords (and the additional-properties box, for
-// the secrets in it) of a form shown back to the browser unsaved.
-type typedSecrets struct{ storePassword, smtpPassword, advanced string }
-
 // placeholderBase returns what the placeholders of the submitted form stand
-// for: the stored secrets, or the ones typed earlier when the form carries
-// their id and belongs to the browser that typed them.
+// for: the stored settings, or the form shown back earlier with the secrets
+// typed into it, when the form carries its id and belongs to the browser
+// that typed them. Either way a secret stands only for the endpoints of the
+// settings it came with (see settingsFromForm).
 func (h *Handler) placeholderBase(r *http.Request, stored settings) settings {
 	if t, ok := h.typed.get(h.csrf.owner(r), r.PostForm.Get(fPending)); ok {
-		stored.StorePassword, stored.SMTPPassword, stored.Advanced = t.storePassword, t.smtpPassword, t.advanced
+		t.typed = true
+		return t
 	}
 	return stored
 }

@@ -1,6 +1,7 @@
 package controlpanel
 
 import (
+	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
@@ -63,6 +64,7 @@ type settings struct {
 	JNDIName string // as the operator set it; "" means DefaultJNDIName, not written
 
 	version string // of the file the settings were read from (load only)
+	typed   bool   // the secrets were typed into a form shown back, not stored
 }
 
 // settingsFrom reads the form model from Liferay's keys; get returns the
@@ -180,9 +182,20 @@ const (
 	fVersion       = "version" // hidden: version of the file the form was filled from
 )
 
-// settingsFromForm reads the submitted form. A password field that still
-// holds the placeholder keeps the stored password from stored.
-func settingsFromForm(f url.Values, stored settings) settings {
+// refusals are the placeholders a submitted form could not use, by field
+// and, for the additional-properties box, by line.
+type refusals struct {
+	fields fieldErrors
+	lines  []string
+}
+
+// settingsFromForm reads the submitted form. A password field (or a password
+// or token line of the additional-properties box) that still holds the
+// placeholder keeps the secret from base — the stored settings, or a form
+// typed earlier — as long as the submitted settings send it to no endpoint
+// base did not send it to (see movedSecret). Otherwise the field (the line)
+// is emptied and refusals say why: the password must be typed again.
+func settingsFromForm(f url.Values, base settings) (settings, refusals) {
 	val := func(k string) string { return strings.TrimSpace(f.Get(k)) }
 	s := settings{
 		StoreKind: val(fStoreKind), StoreHost: val(fStoreHost), StorePort: val(fStorePort),
@@ -197,14 +210,81 @@ func settingsFromForm(f url.Values, stored settings) settings {
 	if s.StoreKind != "imap" {
 		s.StoreKind = "pop3" // the radio group sends one of the two
 	}
+	var kept []secret
 	if s.StorePassword == passwordPlaceholder {
-		s.StorePassword = stored.StorePassword
+		s.StorePassword = base.StorePassword
+		if s.StorePassword != "" {
+			kept = append(kept, secret{field: fStorePassword})
+		}
 	}
 	if s.SMTPPassword == passwordPlaceholder {
-		s.SMTPPassword = stored.SMTPPassword
+		s.SMTPPassword = base.SMTPPassword
+		if s.SMTPPassword != "" {
+			kept = append(kept, secret{field: fSMTPPassword})
+		}
 	}
-	s.Advanced = unmaskAdvanced(s.Advanced, advancedSecrets(stored.Advanced))
-	return s
+	stored := advancedSecrets(base.Advanced)
+	boxLine := map[string]int{}
+	for _, l := range logicalLines(strings.Split(s.Advanced, "\n")) {
+		if k, v, ok := secretOf(l.text); ok && v == passwordPlaceholder && stored[k].value != "" {
+			if _, seen := boxLine[k]; !seen {
+				kept = append(kept, secret{field: fAdvanced, key: k})
+			}
+			boxLine[k] = l.first + 1
+		}
+	}
+
+	verb := "stored"
+	if base.typed {
+		verb = "typed"
+	}
+	baseEnds := endpointsOf(base.effective())
+	r := refusals{fields: fieldErrors{}}
+	refusedKey := map[string]bool{}
+	// Refusing one secret can send another further (an incoming server
+	// without its own password logs in with the outgoing one): check again
+	// until nothing more is refused.
+	for changed := true; changed; {
+		changed = false
+		// The box still holds the placeholder for a kept secret: for the
+		// endpoints only whether a secret is set matters.
+		ends := endpointsOf(s.effective())
+		for _, sec := range kept {
+			what := "The password"
+			if sec.field == fAdvanced {
+				if refusedKey[sec.key] {
+					continue
+				}
+				what = "The value of " + sec.key
+			} else if r.fields[sec.field] != "" {
+				continue
+			}
+			msg := movedSecret(baseEnds, ends, sec, what, verb)
+			if msg == "" {
+				continue
+			}
+			changed = true
+			switch sec.field {
+			case fStorePassword:
+				s.StorePassword = ""
+				r.fields[sec.field] = msg
+			case fSMTPPassword:
+				s.SMTPPassword = ""
+				r.fields[sec.field] = msg
+			default:
+				refusedKey[sec.key] = true
+				r.lines = append(r.lines, fmt.Sprintf("Line %d: %s", boxLine[sec.key], msg))
+				s.Advanced = rewriteSecrets(s.Advanced, func(k, v string) (string, bool) {
+					if k == sec.key && v == passwordPlaceholder {
+						return escapeKey(k) + "=", false
+					}
+					return "", true
+				})
+			}
+		}
+	}
+	s.Advanced = unmaskAdvanced(s.Advanced, stored)
+	return s, r
 }
 
 // normalizeNewlines turns the CRLF line ends browsers submit for a textarea

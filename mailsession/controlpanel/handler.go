@@ -28,7 +28,11 @@
 // origin, passwords are never sent to the browser (a placeholder stands for
 // a stored one and keeps it when submitted unchanged; a password typed into
 // a form shown back unsaved, e.g. after "Test connection", is kept on the
-// server for that browser and form), request bodies are
+// server for that browser and form), a kept password is sent only to the
+// endpoint it was stored (or typed) for — with another host, port,
+// protocol or TLS setting on its side the placeholder is refused and the
+// password must be typed again, so the page cannot be used to hand a
+// stored password to another server —, request bodies are
 // limited, all output is escaped, and the page loads nothing from outside:
 // its Content-Security-Policy allows no script and only its own style.
 package controlpanel
@@ -64,8 +68,8 @@ type Handler struct {
 	cfg   config
 	log   *slog.Logger
 	csrf  *csrf
-	done  ownedStore[outcome]      // outcomes of saves, for the GET after the redirect
-	typed ownedStore[typedSecrets] // passwords typed into a form shown back unsaved
+	done  ownedStore[outcome]  // outcomes of saves, for the GET after the redirect
+	typed ownedStore[settings] // forms shown back unsaved, with the passwords typed into them
 
 	mu      sync.Mutex           // serializes saves and guards current
 	current *mailsession.Session // the session this handler published last

@@ -907,7 +907,12 @@ func containsVerb(cmds []string, verb string) bool {
 func TestAdvancedBoxPasswordsNotSentBack(t *testing.T) {
 	f := newFixture(t, "", WithoutAuthorization())
 	const boxSecret = "box-Secret-77Zq"
-	file := f.portalFile() + "mail.session.mail.advanced.properties=mail.from=" + testUser +
+	// The incoming server is the one the form below submits: the box's
+	// store passwords were stored for it.
+	file := f.portalFile() + "mail.session.mail.store.protocol=pop3\n" +
+		"mail.session.mail.pop3.host=" + f.mail.Host() + "\n" +
+		"mail.session.mail.pop3.port=" + strconv.Itoa(f.mail.Ports().POP3) + "\n" +
+		"mail.session.mail.advanced.properties=mail.from=" + testUser +
 		`\nmail.pop3.password=` + boxSecret + `\nmail.imaps.password=` + boxSecret + "tok\n"
 	if err := os.WriteFile(f.path, []byte(file), 0o600); err != nil {
 		t.Fatal(err)
