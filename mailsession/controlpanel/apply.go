@@ -122,6 +122,17 @@ func (h *Handler) serveApply(w http.ResponseWriter, r *http.Request, save bool) 
 	}
 	sess, err := h.build(s.apply(fileProps))
 	if err != nil {
+		if errs, lines, rest := h.explainBuild(s, fileProps, err); len(errs)+len(lines) > 0 {
+			if len(lines) > 0 {
+				errs[fAdvanced] = plural(len(lines), "line needs", "lines need") + " attention."
+			}
+			d := h.formPage(w, r, s, stored, errs, lines)
+			if rest != nil {
+				d.Notice = &notice{Title: "These settings cannot be used; nothing was saved.", Lines: []string{rest.Error()}}
+			}
+			h.render(w, http.StatusUnprocessableEntity, d)
+			return
+		}
 		d := h.formPage(w, r, s, stored, nil, nil)
 		d.Notice = &notice{Title: "These settings cannot be used; nothing was saved.", Lines: []string{err.Error()}}
 		h.render(w, http.StatusUnprocessableEntity, d)
@@ -130,7 +141,8 @@ func (h *Handler) serveApply(w http.ResponseWriter, r *http.Request, save bool) 
 	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.checkTimeout)
 	rep, checkErr := sess.Check(ctx)
 	cancel()
-	view := newReportView(rep, checkErr)
+	entries, _ := parseAdvanced(s.Advanced)
+	view := newReportView(rep, checkErr, entries)
 
 	if !save {
 		if err := sess.Close(); err != nil {
@@ -171,6 +183,34 @@ func (h *Handler) serveApply(w http.ResponseWriter, r *http.Request, save bool) 
 		n = &notice{Title: "Saved and in use as " + s.bindName() + ", but the check found problems: see the report."}
 	}
 	seeOther(w, h.done.put(h.csrf.owner(r), outcome{n, view}))
+}
+
+// explainBuild places the settings the session refused (err is the first):
+// each refused line of the additional-properties box is reported in words
+// on its line, and blanked to find the next one; a refused form field gets
+// its message. rest is what remains that is no line's or field's.
+func (h *Handler) explainBuild(s settings, fileProps *properties.Properties, err error) (errs fieldErrors, lines []string, rest error) {
+	errs = fieldErrors{}
+	for range maxAdvancedLines {
+		entries, _ := parseAdvanced(s.Advanced)
+		line, field, msg, ok := explainSettingError(err, entries)
+		switch {
+		case !ok || line == 0 && field == "":
+			return errs, lines, err
+		case field != "":
+			errs[field] = msg + "."
+			return errs, lines, nil
+		}
+		lines = append(lines, fmt.Sprintf("Line %d: %s.", line, msg))
+		s.Advanced = blankBoxLine(s.Advanced, line)
+		sess, berr := h.build(s.apply(fileProps))
+		if berr == nil {
+			sess.Close()
+			return errs, lines, nil
+		}
+		err = berr
+	}
+	return errs, lines, err
 }
 
 // publish binds sess under name, replacing (Swap: no moment without a
