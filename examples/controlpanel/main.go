@@ -223,7 +223,6 @@ func seed(path string, mail *mailtest.Server) error {
 		"mail.session.mail.pop3.port=" + strconv.Itoa(p.POP3) + "\n" +
 		"mail.session.mail.pop3.user=" + mailtest.DefaultUser + "\n" +
 		"mail.session.mail.pop3.password=" + mailtest.DefaultPassword + "\n" +
-		"mail.session.mail.advanced.properties=mail.from=" + mailtest.DefaultUser + "\n" +
-		"mail.session.jndi.name=mail/MailSession\n"
+		"mail.session.mail.advanced.properties=mail.from=" + mailtest.DefaultUser + "\n"
 	return os.WriteFile(path, []byte(text), 0o600)
 }

@@ -224,3 +224,18 @@ func escapeKey(k string) string {
 	}
 	return b.String()
 }
+
+// blankBoxLine returns text with the logical line that starts on line
+// (1-based) emptied, its physical lines kept as empty ones so the lines
+// after it keep their numbers.
+func blankBoxLine(text string, line int) string {
+	lines := strings.Split(text, "\n")
+	for _, l := range logicalLines(lines) {
+		if l.first+1 == line {
+			for i := l.first; i <= l.last; i++ {
+				lines[i] = ""
+			}
+		}
+	}
+	return strings.Join(lines, "\n")
+}

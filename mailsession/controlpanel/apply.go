@@ -48,10 +48,10 @@ func (h *Handler) start() error {
 	if !hasMailSettings(p) {
 		return nil
 	}
-	if _, err := h.registry().Lookup(stored.JNDIName); err == nil {
+	if _, err := h.registry().Lookup(stored.bindName()); err == nil {
 		return nil
 	} else if !errors.Is(err, jndi.ErrNameNotFound) {
-		return fmt.Errorf("controlpanel: look up %s: %w", stored.JNDIName, err)
+		return fmt.Errorf("controlpanel: look up %s: %w", stored.bindName(), err)
 	}
 	sess, err := h.build(p)
 	if err != nil {
@@ -60,11 +60,11 @@ func (h *Handler) start() error {
 		h.log.Error("controlpanel: the saved mail settings cannot be used", "file", h.path, "err", err)
 		return nil
 	}
-	if err := h.registry().Bind(stored.JNDIName, sess); err != nil {
+	if err := h.registry().Bind(stored.bindName(), sess); err != nil {
 		sess.Close()
 		return fmt.Errorf("controlpanel: publish the mail session: %w", err)
 	}
-	h.current, h.name = sess, stored.JNDIName
+	h.current, h.name = sess, stored.bindName()
 	return nil
 }
 
@@ -93,9 +93,15 @@ func (h *Handler) serveApply(w http.ResponseWriter, r *http.Request, save bool) 
 		h.render(w, http.StatusInternalServerError, d)
 		return
 	}
-	s := settingsFromForm(r.PostForm, h.placeholderBase(r, stored))
+	s, refused := settingsFromForm(r.PostForm, h.placeholderBase(r, stored))
 	errs := s.validate()
+	for k, msg := range refused.fields {
+		if errs[k] == "" {
+			errs[k] = msg
+		}
+	}
 	_, problems := parseAdvanced(s.Advanced)
+	problems = append(refused.lines, problems...)
 	if len(problems) > 0 {
 		errs[fAdvanced] = plural(len(problems), "line needs", "lines need") + " attention."
 	}
@@ -117,6 +123,17 @@ func (h *Handler) serveApply(w http.ResponseWriter, r *http.Request, save bool) 
 	}
 	sess, err := h.build(s.apply(fileProps))
 	if err != nil {
+		if errs, lines, rest := h.explainBuild(s, fileProps, err); len(errs)+len(lines) > 0 {
+			if len(lines) > 0 {
+				errs[fAdvanced] = plural(len(lines), "line needs", "lines need") + " attention."
+			}
+			d := h.formPage(w, r, s, stored, errs, lines)
+			if rest != nil {
+				d.Notice = &notice{Title: "These settings cannot be used; nothing was saved.", Lines: []string{rest.Error()}}
+			}
+			h.render(w, http.StatusUnprocessableEntity, d)
+			return
+		}
 		d := h.formPage(w, r, s, stored, nil, nil)
 		d.Notice = &notice{Title: "These settings cannot be used; nothing was saved.", Lines: []string{err.Error()}}
 		h.render(w, http.StatusUnprocessableEntity, d)
@@ -125,7 +142,8 @@ func (h *Handler) serveApply(w http.ResponseWriter, r *http.Request, save bool) 
 	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.checkTimeout)
 	rep, checkErr := sess.Check(ctx)
 	cancel()
-	view := newReportView(rep, checkErr)
+	entries, _ := parseAdvanced(s.Advanced)
+	view := newReportView(rep, checkErr, entries)
 
 	if !save {
 		if err := sess.Close(); err != nil {
@@ -147,9 +165,9 @@ func (h *Handler) serveApply(w http.ResponseWriter, r *http.Request, save bool) 
 		h.render(w, http.StatusInternalServerError, d)
 		return
 	}
-	if err := h.publish(s.JNDIName, sess); err != nil {
+	if err := h.publish(s.bindName(), sess); err != nil {
 		sess.Close()
-		h.log.Error("controlpanel: publish", "name", s.JNDIName, "err", err)
+		h.log.Error("controlpanel: publish", "name", s.bindName(), "err", err)
 		d := h.formPage(w, r, s, s, nil, nil)
 		d.Notice = &notice{Title: "The settings were saved but could not be published.", Lines: []string{err.Error()}}
 		d.Report = view
@@ -157,15 +175,43 @@ func (h *Handler) serveApply(w http.ResponseWriter, r *http.Request, save bool) 
 		return
 	}
 	h.startErr.Store(nil)
-	h.log.Info("controlpanel: mail settings saved and applied", "file", h.path, "name", s.JNDIName,
+	h.log.Info("controlpanel: mail settings saved and applied", "file", h.path, "name", s.bindName(),
 		"session", sess.String(), "remote", r.RemoteAddr)
-	n := &notice{OK: true, Title: "Saved. The new settings are in use as " + s.JNDIName + "."}
+	n := &notice{OK: true, Title: "Saved. The new settings are in use as " + s.bindName() + "."}
 	if !view.OK {
 		// Saved all the same, as Liferay does: the server may simply not
 		// be reachable yet. The banner says so instead of sounding fine.
-		n = &notice{Title: "Saved and in use as " + s.JNDIName + ", but the check found problems: see the report."}
+		n = &notice{Title: "Saved and in use as " + s.bindName() + ", but the check found problems: see the report."}
 	}
 	seeOther(w, h.done.put(h.csrf.owner(r), outcome{n, view}))
+}
+
+// explainBuild places the settings the session refused (err is the first):
+// each refused line of the additional-properties box is reported in words
+// on its line, and blanked to find the next one; a refused form field gets
+// its message. rest is what remains that is no line's or field's.
+func (h *Handler) explainBuild(s settings, fileProps *properties.Properties, err error) (errs fieldErrors, lines []string, rest error) {
+	errs = fieldErrors{}
+	for range maxAdvancedLines {
+		entries, _ := parseAdvanced(s.Advanced)
+		line, field, msg, ok := explainSettingError(err, entries)
+		switch {
+		case !ok || line == 0 && field == "":
+			return errs, lines, err
+		case field != "":
+			errs[field] = msg + "."
+			return errs, lines, nil
+		}
+		lines = append(lines, fmt.Sprintf("Line %d: %s.", line, msg))
+		s.Advanced = blankBoxLine(s.Advanced, line)
+		sess, berr := h.build(s.apply(fileProps))
+		if berr == nil {
+			sess.Close()
+			return errs, lines, nil
+		}
+		err = berr
+	}
+	return errs, lines, err
 }
 
 // publish binds sess under name, replacing (Swap: no moment without a
@@ -242,24 +288,27 @@ func (h *Handler) formPage(w http.ResponseWriter, r *http.Request, s, stored set
 		f.Hint += " Passwords and tokens typed here show as dots and are kept with this form until it is saved."
 		d.F[fAdvanced] = f
 	}
-	if typed {
+	// Secrets kept for endpoints other than the stored ones (a password
+	// retyped for a new host, unchanged) are kept with the form too: the
+	// placeholder then stands for them at those endpoints.
+	hasSecret := s.StorePassword != "" || s.SMTPPassword != "" || len(advancedSecrets(s.Advanced)) > 0
+	if typed || hasSecret && s.endpointsKey() != stored.endpointsKey() {
 		if owner := h.csrf.owner(r); owner != "" {
-			d.Pending = h.typed.put(owner, typedSecrets{s.StorePassword, s.SMTPPassword, s.Advanced})
+			d.Pending = h.typed.put(owner, s)
 		}
 	}
 	return d
 }
 
-// typedSecrets are the passwords (and the additional-properties box, for
-// the secrets in it) of a form shown back to the browser unsaved.
-type typedSecrets struct{ storePassword, smtpPassword, advanced string }
-
 // placeholderBase returns what the placeholders of the submitted form stand
-// for: the stored secrets, or the ones typed earlier when the form carries
-// their id and belongs to the browser that typed them.
+// for: the stored settings, or the form shown back earlier with the secrets
+// typed into it, when the form carries its id and belongs to the browser
+// that typed them. Either way a secret stands only for the endpoints of the
+// settings it came with (see settingsFromForm).
 func (h *Handler) placeholderBase(r *http.Request, stored settings) settings {
 	if t, ok := h.typed.get(h.csrf.owner(r), r.PostForm.Get(fPending)); ok {
-		stored.StorePassword, stored.SMTPPassword, stored.Advanced = t.storePassword, t.smtpPassword, t.advanced
+		t.typed = true
+		return t
 	}
 	return stored
 }

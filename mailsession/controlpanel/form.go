@@ -1,6 +1,7 @@
 package controlpanel
 
 import (
+	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
@@ -32,6 +33,9 @@ const (
 
 // DefaultJNDIName is the name the session is bound under when the form
 // leaves it empty: Liferay's and Tomcat's conventional mail/MailSession.
+// The default is not written to the file: for Liferay a
+// mail.session.jndi.name means "look the session up in the application
+// server" instead of building it from the mail.session.* keys.
 const DefaultJNDIName = "mail/MailSession"
 
 // passwordPlaceholder is what a password field shows when a password is
@@ -57,9 +61,10 @@ type settings struct {
 	SMTPPassword string
 
 	Advanced string
-	JNDIName string
+	JNDIName string // as the operator set it; "" means DefaultJNDIName, not written
 
 	version string // of the file the settings were read from (load only)
+	typed   bool   // the secrets were typed into a form shown back, not stored
 }
 
 // settingsFrom reads the form model from Liferay's keys; get returns the
@@ -86,17 +91,24 @@ func settingsFrom(get func(string) (string, bool)) settings {
 		s.StoreKind = "pop3"
 	}
 	s.SMTPSecure = strings.EqualFold(val(KeyTransportProtocol), "smtps")
-	if s.JNDIName == "" {
-		s.JNDIName = DefaultJNDIName
-	}
 	return s
+}
+
+// bindName is the JNDI name the session is published under.
+func (s settings) bindName() string {
+	if s.JNDIName == "" {
+		return DefaultJNDIName
+	}
+	return s.JNDIName
 }
 
 // values returns the Liferay keys and values that represent s, in the order
 // Liferay's page lists them, and the keys to remove. Every field is written
 // (an emptied field stores an empty value), so a saved file says what the
 // page showed; only an empty incoming server removes the store's keys, as
-// "no incoming mail" (a store protocol with no host would mean localhost).
+// "no incoming mail" (a store protocol with no host would mean localhost),
+// and an empty JNDI name removes mail.session.jndi.name (set, it would make
+// Liferay look a session up instead of using these keys).
 func (s settings) values() (set [][2]string, del []string) {
 	store := s.StoreKind
 	if s.StoreSecure {
@@ -126,8 +138,12 @@ func (s settings) values() (set [][2]string, del []string) {
 		[2]string{KeySMTPPassword, s.SMTPPassword},
 		[2]string{KeySMTPAuth, strconv.FormatBool(auth)},
 		[2]string{KeySMTPStartTLS, strconv.FormatBool(s.SMTPStartTLS)},
-		[2]string{KeyAdvancedProperties, s.Advanced},
-		[2]string{KeyJNDIName, s.JNDIName})
+		[2]string{KeyAdvancedProperties, s.Advanced})
+	if s.JNDIName != "" {
+		set = append(set, [2]string{KeyJNDIName, s.JNDIName})
+	} else {
+		del = append(del, KeyJNDIName)
+	}
 	return set, del
 }
 
@@ -166,9 +182,20 @@ const (
 	fVersion       = "version" // hidden: version of the file the form was filled from
 )
 
-// settingsFromForm reads the submitted form. A password field that still
-// holds the placeholder keeps the stored password from stored.
-func settingsFromForm(f url.Values, stored settings) settings {
+// refusals are the placeholders a submitted form could not use, by field
+// and, for the additional-properties box, by line.
+type refusals struct {
+	fields fieldErrors
+	lines  []string
+}
+
+// settingsFromForm reads the submitted form. A password field (or a password
+// or token line of the additional-properties box) that still holds the
+// placeholder keeps the secret from base — the stored settings, or a form
+// typed earlier — as long as the submitted settings send it to no endpoint
+// base did not send it to (see movedSecret). Otherwise the field (the line)
+// is emptied and refusals say why: the password must be typed again.
+func settingsFromForm(f url.Values, base settings) (settings, refusals) {
 	val := func(k string) string { return strings.TrimSpace(f.Get(k)) }
 	s := settings{
 		StoreKind: val(fStoreKind), StoreHost: val(fStoreHost), StorePort: val(fStorePort),
@@ -183,17 +210,81 @@ func settingsFromForm(f url.Values, stored settings) settings {
 	if s.StoreKind != "imap" {
 		s.StoreKind = "pop3" // the radio group sends one of the two
 	}
+	var kept []secret
 	if s.StorePassword == passwordPlaceholder {
-		s.StorePassword = stored.StorePassword
+		s.StorePassword = base.StorePassword
+		if s.StorePassword != "" {
+			kept = append(kept, secret{field: fStorePassword})
+		}
 	}
 	if s.SMTPPassword == passwordPlaceholder {
-		s.SMTPPassword = stored.SMTPPassword
+		s.SMTPPassword = base.SMTPPassword
+		if s.SMTPPassword != "" {
+			kept = append(kept, secret{field: fSMTPPassword})
+		}
 	}
-	s.Advanced = unmaskAdvanced(s.Advanced, advancedSecrets(stored.Advanced))
-	if s.JNDIName == "" {
-		s.JNDIName = DefaultJNDIName
+	stored := advancedSecrets(base.Advanced)
+	boxLine := map[string]int{}
+	for _, l := range logicalLines(strings.Split(s.Advanced, "\n")) {
+		if k, v, ok := secretOf(l.text); ok && v == passwordPlaceholder && stored[k].value != "" {
+			if _, seen := boxLine[k]; !seen {
+				kept = append(kept, secret{field: fAdvanced, key: k})
+			}
+			boxLine[k] = l.first + 1
+		}
 	}
-	return s
+
+	verb := "stored"
+	if base.typed {
+		verb = "typed"
+	}
+	baseEnds := endpointsOf(base.effective())
+	r := refusals{fields: fieldErrors{}}
+	refusedKey := map[string]bool{}
+	// Refusing one secret can send another further (an incoming server
+	// without its own password logs in with the outgoing one): check again
+	// until nothing more is refused.
+	for changed := true; changed; {
+		changed = false
+		// The box still holds the placeholder for a kept secret: for the
+		// endpoints only whether a secret is set matters.
+		ends := endpointsOf(s.effective())
+		for _, sec := range kept {
+			what := "The password"
+			if sec.field == fAdvanced {
+				if refusedKey[sec.key] {
+					continue
+				}
+				what = "The value of " + sec.key
+			} else if r.fields[sec.field] != "" {
+				continue
+			}
+			msg := movedSecret(baseEnds, ends, sec, what, verb)
+			if msg == "" {
+				continue
+			}
+			changed = true
+			switch sec.field {
+			case fStorePassword:
+				s.StorePassword = ""
+				r.fields[sec.field] = msg
+			case fSMTPPassword:
+				s.SMTPPassword = ""
+				r.fields[sec.field] = msg
+			default:
+				refusedKey[sec.key] = true
+				r.lines = append(r.lines, fmt.Sprintf("Line %d: %s", boxLine[sec.key], msg))
+				s.Advanced = rewriteSecrets(s.Advanced, func(k, v string) (string, bool) {
+					if k == sec.key && v == passwordPlaceholder {
+						return escapeKey(k) + "=", false
+					}
+					return "", true
+				})
+			}
+		}
+	}
+	s.Advanced = unmaskAdvanced(s.Advanced, stored)
+	return s, r
 }
 
 // normalizeNewlines turns the CRLF line ends browsers submit for a textarea

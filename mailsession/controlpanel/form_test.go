@@ -64,10 +64,13 @@ func TestParseAdvanced(t *testing.T) {
 	}
 }
 
-func TestWriteFileAtomicFollowsSymlinkAndSetsMode(t *testing.T) {
+func TestWriteFileAtomicFollowsSymlinkAndKeepsMode(t *testing.T) {
 	dir := t.TempDir()
 	real := filepath.Join(dir, "real.properties")
-	if err := os.WriteFile(real, []byte("old\n"), 0o644); err != nil {
+	if err := os.WriteFile(real, []byte("old\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(real, 0o640); err != nil {
 		t.Fatal(err)
 	}
 	link := filepath.Join(dir, "portal-ext.properties")
@@ -82,7 +85,7 @@ func TestWriteFileAtomicFollowsSymlinkAndSetsMode(t *testing.T) {
 	}
 	b, _ := os.ReadFile(real)
 	fi, _ := os.Stat(real)
-	if string(b) != "new\n" || fi.Mode().Perm() != 0o600 {
+	if string(b) != "new\n" || fi.Mode().Perm() != 0o640 {
 		t.Errorf("target: %q mode %v", b, fi.Mode().Perm())
 	}
 	if m, _ := filepath.Glob(filepath.Join(dir, ".*")); len(m) != 0 {
@@ -109,6 +112,9 @@ func TestWriteFileAtomicDanglingSymlink(t *testing.T) {
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, "data", "portal-ext.properties")); err != nil || string(b) != "new\n" {
 		t.Errorf("the link's target: %q, %v", b, err)
+	}
+	if fi, err := os.Stat(link); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("a file created by the save: mode %v, %v; want 0600", fi.Mode().Perm(), err)
 	}
 }
 

@@ -10,7 +10,8 @@
 // session under its JNDI name at once (jndi Rebind: the next look-up gets
 // it), closes the old session once its in-flight sends have finished, and
 // writes the values into the operator's portal-ext.properties in place —
-// comments, order and other keys kept — atomically and with mode 0600.
+// comments, order and other keys kept — atomically; a new file gets mode
+// 0600, an existing one keeps its mode, owner and group.
 // A successful Save answers 303 See Other to the page itself, which then
 // shows the outcome (post/redirect/get: a reload never saves twice).
 // Save applies the settings even when the check fails, as Liferay does (a
@@ -27,7 +28,11 @@
 // origin, passwords are never sent to the browser (a placeholder stands for
 // a stored one and keeps it when submitted unchanged; a password typed into
 // a form shown back unsaved, e.g. after "Test connection", is kept on the
-// server for that browser and form), request bodies are
+// server for that browser and form), a kept password is sent only to the
+// endpoint it was stored (or typed) for — with another host, port,
+// protocol or TLS setting on its side the placeholder is refused and the
+// password must be typed again, so the page cannot be used to hand a
+// stored password to another server —, request bodies are
 // limited, all output is escaped, and the page loads nothing from outside:
 // its Content-Security-Policy allows no script and only its own style.
 package controlpanel
@@ -63,8 +68,8 @@ type Handler struct {
 	cfg   config
 	log   *slog.Logger
 	csrf  *csrf
-	done  ownedStore[outcome]      // outcomes of saves, for the GET after the redirect
-	typed ownedStore[typedSecrets] // passwords typed into a form shown back unsaved
+	done  ownedStore[outcome]  // outcomes of saves, for the GET after the redirect
+	typed ownedStore[settings] // forms shown back unsaved, with the passwords typed into them
 
 	mu      sync.Mutex           // serializes saves and guards current
 	current *mailsession.Session // the session this handler published last

@@ -389,7 +389,7 @@ func TestOtherMethodsAndActionsRefused(t *testing.T) {
 
 func TestSaveAppliesAndPersistsInPlace(t *testing.T) {
 	f := newFixture(t, "", WithoutAuthorization())
-	if err := os.WriteFile(f.path, []byte(f.portalFile()), 0o644); err != nil {
+	if err := os.WriteFile(f.path, []byte(f.portalFile()), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.mail.Deliver(testUser, []byte("From: a@example.org\r\nSubject: waiting\r\n\r\nx\r\n")); err != nil {
@@ -430,7 +430,7 @@ func TestSaveAppliesAndPersistsInPlace(t *testing.T) {
 		t.Fatal(err)
 	}
 	if fi.Mode().Perm() != 0o600 {
-		t.Errorf("file mode %v, want 0600 (it holds passwords)", fi.Mode().Perm())
+		t.Errorf("file mode %v, want 0600 kept (it holds passwords)", fi.Mode().Perm())
 	}
 	leftovers, _ := filepath.Glob(filepath.Join(filepath.Dir(f.path), ".*.tmp"))
 	if len(leftovers) > 0 {
@@ -907,7 +907,12 @@ func containsVerb(cmds []string, verb string) bool {
 func TestAdvancedBoxPasswordsNotSentBack(t *testing.T) {
 	f := newFixture(t, "", WithoutAuthorization())
 	const boxSecret = "box-Secret-77Zq"
-	file := f.portalFile() + "mail.session.mail.advanced.properties=mail.from=" + testUser +
+	// The incoming server is the one the form below submits: the box's
+	// store passwords were stored for it.
+	file := f.portalFile() + "mail.session.mail.store.protocol=pop3\n" +
+		"mail.session.mail.pop3.host=" + f.mail.Host() + "\n" +
+		"mail.session.mail.pop3.port=" + strconv.Itoa(f.mail.Ports().POP3) + "\n" +
+		"mail.session.mail.advanced.properties=mail.from=" + testUser +
 		`\nmail.pop3.password=` + boxSecret + `\nmail.imaps.password=` + boxSecret + "tok\n"
 	if err := os.WriteFile(f.path, []byte(file), 0o600); err != nil {
 		t.Fatal(err)
@@ -1248,5 +1253,45 @@ func TestCheckboxHintOutsideLabel(t *testing.T) {
 	want := `aria-describedby="smtpSecure-hint"> <span>Use a secure network connection</span></label><span class="hint check-hint" id="smtpSecure-hint">`
 	if !strings.Contains(page, want) {
 		t.Errorf("the checkbox's hint is not a description outside its label")
+	}
+}
+
+// mail.session.jndi.name is written only when the operator set one: with it
+// Liferay would look a session up instead of using the keys saved. The page
+// shows an empty field (the default as its placeholder) and publishes under
+// DefaultJNDIName; clearing a stored name removes the key.
+func TestJNDINameWrittenOnlyWhenSet(t *testing.T) {
+	f := newFixture(t, "", WithoutAuthorization())
+	form := f.form("save")
+	form.Set(fJNDIName, "")
+	if status, body := f.post(form); status != http.StatusOK {
+		t.Fatalf("save: %d\n%s", status, body)
+	}
+	if got := f.file(); strings.Contains(got, KeyJNDIName) {
+		t.Errorf("the file names a JNDI name the operator did not set:\n%s", got)
+	}
+	f.lookup() // published under the default all the same
+	page, _ := f.get(f.client)
+	if !strings.Contains(page, `id="jndiName" name="jndiName" value=""`) || !strings.Contains(page, `placeholder="`+DefaultJNDIName+`"`) {
+		t.Errorf("the JNDI field does not show empty with the default as placeholder")
+	}
+
+	form.Set(fJNDIName, "mail/Notifications")
+	if status, body := f.post(form); status != http.StatusOK {
+		t.Fatalf("save: %d\n%s", status, body)
+	}
+	if got := f.file(); !strings.Contains(got, KeyJNDIName+"=mail/Notifications\n") {
+		t.Errorf("the name the operator set is not saved:\n%s", got)
+	}
+	form.Set(fJNDIName, "")
+	if status, body := f.post(form); status != http.StatusOK {
+		t.Fatalf("save: %d\n%s", status, body)
+	}
+	if got := f.file(); strings.Contains(got, KeyJNDIName) {
+		t.Errorf("a cleared JNDI name is still in the file:\n%s", got)
+	}
+	f.lookup()
+	if _, err := f.reg.Lookup("mail/Notifications"); err == nil {
+		t.Errorf("the old name is still bound")
 	}
 }

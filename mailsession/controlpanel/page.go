@@ -72,7 +72,7 @@ func newPageData(s settings, errs fieldErrors, testFrom, testTo string) *pageDat
 		}
 		return passwordPlaceholder
 	}
-	d := &pageData{CSS: template.CSS(styleCSS), StoreKind: s.StoreKind, Bound: s.JNDIName, F: map[string]field{}}
+	d := &pageData{CSS: template.CSS(styleCSS), StoreKind: s.StoreKind, Bound: s.bindName(), F: map[string]field{}}
 	add := func(f field) {
 		f.ID, f.Err = f.Name, errs[f.Name]
 		if f.Type == "" {
@@ -110,8 +110,8 @@ func newPageData(s settings, errs fieldErrors, testFrom, testTo string) *pageDat
 		Hint: passwordHint(s.SMTPPassword)})
 	add(field{Name: fAdvanced, Summary: "Additional JavaMail properties", Label: "Manually specify additional JavaMail properties to override the above configuration",
 		Value: maskedAdvanced(s.Advanced), Hint: "One key=value per line, e.g. mail.smtp.connectiontimeout=10000. They override the fields above."})
-	add(field{Name: fJNDIName, Label: "JNDI name", Value: s.JNDIName, Autocomplete: "off",
-		Hint: "Code looks the session up under this name; default " + DefaultJNDIName + "."})
+	add(field{Name: fJNDIName, Label: "JNDI name", Value: s.JNDIName, Autocomplete: "off", Placeholder: DefaultJNDIName,
+		Hint: "Code looks the session up under this name. Empty: " + DefaultJNDIName + ", and the name is not written to the file."})
 	add(field{Name: fTestFrom, Label: "From", Value: testFrom, Type: "email", Autocomplete: "off",
 		Hint: "Empty: the session's default sender (mail.from)."})
 	add(field{Name: fTestTo, Label: "To", Value: testTo, Type: "email", Autocomplete: "off"})

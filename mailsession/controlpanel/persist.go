@@ -13,11 +13,12 @@ import (
 
 // writeFileAtomic replaces path with data so that a reader (or a crash)
 // sees either the old file or the new one, never a mix: the data goes to a
-// temporary file in the same directory with mode 0600 (it holds
+// temporary file in the same directory, created with mode 0600 (it holds
 // passwords), is synced, renamed over path, and the directory is synced so
-// the rename itself is durable. The new file keeps the replaced one's owner
-// and group where the process may set them (a service running as root
-// leaves the portal's file readable by the portal's user).
+// the rename itself is durable. A new file keeps mode 0600; a replaced one's
+// permission bits, owner and group are kept (owner and group where the
+// process may set them), so a root:liferay 0640 portal-ext.properties
+// stays readable by the portal after a save by a service running as root.
 //
 // A symbolic link at path is followed, so the file it points to is replaced
 // (or created) and the link kept.
@@ -44,6 +45,11 @@ func writeFileAtomic(path string, data []byte) (err error) {
 	}
 	if old, serr := os.Stat(path); serr == nil {
 		keepOwner(f, old)
+		// After the chown, which may clear set-id bits: only the
+		// permission bits are kept, applied before any data is written.
+		if err = f.Chmod(old.Mode().Perm()); err != nil {
+			return fmt.Errorf("controlpanel: save %s: %w", path, err)
+		}
 	}
 	if _, err = f.Write(data); err != nil {
 		return fmt.Errorf("controlpanel: save %s: %w", path, err)

@@ -39,8 +39,9 @@ type stepView struct {
 type detail struct{ Name, Value string }
 
 // newReportView turns a check report into its view. err is Check's error
-// (the report is still used when there is one).
-func newReportView(rep *mailsession.CheckReport, err error) *reportView {
+// (the report is still used when there is one); entries are the
+// additional-properties box's, so that warnings name its lines.
+func newReportView(rep *mailsession.CheckReport, err error, entries []advancedEntry) *reportView {
 	v := &reportView{OK: err == nil}
 	if rep == nil {
 		v.OK = false
@@ -59,7 +60,7 @@ func newReportView(rep *mailsession.CheckReport, err error) *reportView {
 			continue
 		}
 		total++
-		e := newEndpointView(ep.name, ep.r)
+		e := newEndpointView(ep.name, ep.r, entries)
 		if !e.OK {
 			failed++
 		}
@@ -77,7 +78,7 @@ func newReportView(rep *mailsession.CheckReport, err error) *reportView {
 	}
 	for _, w := range rep.Warnings {
 		if !shown[w.String()] {
-			v.Warnings = append(v.Warnings, w.String())
+			v.Warnings = append(v.Warnings, warningText(w, entries))
 		}
 	}
 	switch {
@@ -99,7 +100,7 @@ func newReportView(rep *mailsession.CheckReport, err error) *reportView {
 	return v
 }
 
-func newEndpointView(name string, r *mailsession.EndpointReport) endpointView {
+func newEndpointView(name string, r *mailsession.EndpointReport, entries []advancedEntry) endpointView {
 	proto := strings.ToUpper(strings.TrimSuffix(r.Protocol, "s"))
 	if strings.HasSuffix(r.Protocol, "s") {
 		proto += "S"
@@ -145,7 +146,7 @@ func newEndpointView(name string, r *mailsession.EndpointReport) endpointView {
 		e.Error = r.Err.Error()
 	}
 	for _, w := range r.Warnings {
-		e.Warnings = append(e.Warnings, w.String())
+		e.Warnings = append(e.Warnings, warningText(w, entries))
 	}
 	add := func(k, v string) {
 		if v != "" {

@@ -42,9 +42,9 @@ func (h *Handler) serveSend(w http.ResponseWriter, r *http.Request) {
 		h.render(w, http.StatusUnprocessableEntity, d)
 		return
 	}
-	sess, err := jndi.LookupAs[*mailsession.Session](h.registry(), stored.JNDIName)
+	sess, err := jndi.LookupAs[*mailsession.Session](h.registry(), stored.bindName())
 	if err != nil {
-		d.Sent = &notice{Title: fmt.Sprintf("No mail session is published as %s yet: save the settings first.", stored.JNDIName)}
+		d.Sent = &notice{Title: fmt.Sprintf("No mail session is published as %s yet: save the settings first.", stored.bindName())}
 		h.render(w, http.StatusConflict, d)
 		return
 	}
@@ -55,15 +55,15 @@ func (h *Handler) serveSend(w http.ResponseWriter, r *http.Request) {
 		To:      []string{to},
 		Subject: "Test message from the Mail control panel",
 		Text: "This message was sent from the Mail page of the server administration at " +
-			time.Now().UTC().Format(time.RFC1123) + ",\r\nthrough the mail session published as " + stored.JNDIName + ".\r\n",
+			time.Now().UTC().Format(time.RFC1123) + ",\r\nthrough the mail session published as " + stored.bindName() + ".\r\n",
 	}
 	if err := sess.Send(ctx, msg); err != nil {
-		h.log.Warn("controlpanel: test message failed", "name", stored.JNDIName, "err", err)
+		h.log.Warn("controlpanel: test message failed", "name", stored.bindName(), "err", err)
 		d.Sent = &notice{Title: "The test message was not sent: " + err.Error()}
 		h.render(w, http.StatusBadGateway, d)
 		return
 	}
-	h.log.Info("controlpanel: test message sent", "name", stored.JNDIName)
+	h.log.Info("controlpanel: test message sent", "name", stored.bindName())
 	d.Sent = &notice{OK: true, Title: "Test message sent to " + to + "."}
 	h.render(w, http.StatusOK, d)
 }

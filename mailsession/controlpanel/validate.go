@@ -94,10 +94,10 @@ func checkWireText(v, what string) string {
 }
 
 // checkJNDIName accepts composite names such as mail/MailSession, optionally
-// with the java: or java:comp/env/ prefix.
+// with the java: or java:comp/env/ prefix, or empty (DefaultJNDIName).
 func checkJNDIName(n string) string {
 	if n == "" {
-		return "Enter a JNDI name, e.g. " + DefaultJNDIName + "."
+		return ""
 	}
 	if len(n) > 200 {
 		return "The JNDI name is too long (at most 200 characters)."
