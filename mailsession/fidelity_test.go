@@ -384,3 +384,84 @@ func TestSSLTrustWarnings(t *testing.T) {
 		t.Errorf("Check's transport warnings %v lack the ssl.trust one", rep.Transport.Warnings)
 	}
 }
+
+// Every JavaMail key set but not supported is reported, naming why; Keys
+// says which each key is.
+func TestNotSupportedKeysReported(t *testing.T) {
+	cases := []struct{ key, value, want string }{
+		{"mail.smtp.reportsuccess", "true", "JavaMail key, not supported here: Send returns nil or a *SendError"},
+		{"mail.smtp.auth.ntlm.domain", "CORP", "NTLM is not supported"},
+		{"mail.pop3.apop.enable", "true", "APOP is not supported"},
+		{"mail.imap.partialfetch", "false", "IMAP messages are fetched whole"},
+		{"mail.mime.charset", "ISO-8859-1", "always composed in UTF-8"},
+		{"mail.mime.foldtext", "false", "message composition is fixed here"},
+		{"mail.event.scope", "session", "no JavaMail events"},
+		{"mail.smtp.localaddress", "10.0.0.1", "not bound to this local address"},
+		{"mail.smtp.socketFactory.fallback", "true", "falling back to a plain connection"},
+	}
+	for _, c := range cases {
+		kv := []string{c.key, c.value}
+		if c.key == "mail.smtp.socketFactory.fallback" {
+			kv = append(kv, "mail.smtp.socketFactory.class", "javax.net.ssl.SSLSocketFactory")
+		}
+		s := mustSession(t, props(kv...))
+		if w := warningFor(s.Warnings(), c.key); !strings.Contains(w, c.want) {
+			t.Errorf("%s=%s: warning %q, want %q", c.key, c.value, w, c.want)
+		}
+	}
+	for _, kv := range [][]string{{"mail.mime.charset", "UTF-8"}, {"mail.smtp.socketFactory.fallback", "false"}, {"mail.smtp.ehlo", "true"}} {
+		if w := mustSession(t, props(kv...)).Warnings(); len(w) != 0 {
+			t.Errorf("%q: warnings %v, want none", kv, w)
+		}
+	}
+	seen := map[Support]int{}
+	for _, k := range Keys() {
+		if k.Doc == "" || k.Support == "" {
+			t.Errorf("key %s lacks its doc or support", k.Name)
+		}
+		seen[k.Support]++
+	}
+	for _, s := range []Support{Honoured, Extension, NotSupported, Liferay} {
+		if seen[s] == 0 {
+			t.Errorf("no key is %s", s)
+		}
+	}
+}
+
+func TestCipherSuites(t *testing.T) {
+	s := mustSession(t, props("mail.smtp.ssl.ciphersuites", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"))
+	ep := s.set.transport
+	if len(ep.CipherSuites) != 2 || ep.CipherSuites[0] != 0xc02f || ep.TLSMax != 0x0303 {
+		t.Errorf("suites %x max %x: want the two suites and TLS 1.2 at most (no TLS 1.3 suite enabled, as in Java)", ep.CipherSuites, ep.TLSMax)
+	}
+	if cfg := tlsConfigFor(ep); len(cfg.CipherSuites) != 2 {
+		t.Errorf("tls.Config suites %x", cfg.CipherSuites)
+	}
+	s = mustSession(t, props("mail.smtp.ssl.ciphersuites", "TLS_AES_128_GCM_SHA256 TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"))
+	if w := warningFor(s.Warnings(), "mail.smtp.ssl.ciphersuites"); !strings.Contains(w, "TLS 1.3 cipher suites cannot be chosen") || s.set.transport.TLSMax != 0 {
+		t.Errorf("warning %q max %x", w, s.set.transport.TLSMax)
+	}
+	for _, v := range []string{"TLS_RSA_WITH_RC4_128_SHA", "TLS_BOGUS_SUITE", "SSL_RSA_WITH_3DES_EDE_CBC_SHA"} {
+		_, err := FromProperties(props("mail.smtp.ssl.ciphersuites", v), WithLogger(quietLogger()))
+		var se *SettingError
+		if !errors.As(err, &se) || se.Key != "mail.smtp.ssl.ciphersuites" {
+			t.Errorf("%s: err %v", v, err)
+		}
+	}
+	_, err := FromProperties(props("mail.smtp.ssl.protocols", "TLSv1.3", "mail.smtp.ssl.ciphersuites", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"), WithLogger(quietLogger()))
+	if err == nil {
+		t.Errorf("TLS 1.3 only with TLS 1.2 suites accepted")
+	}
+	// On the wire: a TLS 1.2 suite list negotiates it.
+	srv := mailtest.NewServer(t)
+	p := srv.Properties(mailtest.StartTLS, "")
+	p.Set("mail.smtp.ssl.ciphersuites", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384 TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384")
+	s = mustSession(t, p, WithRootCAs(srv.CertPool()))
+	rep, err := s.Check(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Transport.TLSVersion != "TLS 1.2" {
+		t.Errorf("TLS version %q, want TLS 1.2", rep.Transport.TLSVersion)
+	}
+}
