@@ -1,5 +1,7 @@
 package mailsession
 
+//go:generate go test -run ^TestKeysDoc$ -args -update-keys-doc
+
 import (
 	"fmt"
 	"sort"
