@@ -138,7 +138,7 @@ func WithEnvelopeFrom(addr string) Option {
 }
 
 // WithEHLOName sets the name the client introduces itself with in EHLO
-// (mail.smtp.localhost; default "localhost").
+// (mail.smtp.localhost; default: the local host's canonical name, as JavaMail).
 func WithEHLOName(name string) Option {
 	return func(c *config) { c.setTransport("localhost", name) }
 }
