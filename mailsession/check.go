@@ -115,7 +115,7 @@ func endpointWarnings(all []Warning, proto string) []Warning {
 	var out []Warning
 	base := strings.TrimSuffix(proto, "s")
 	for _, w := range all {
-		if strings.HasPrefix(w.Key, "mail."+proto+".") || strings.HasPrefix(w.Key, "mail."+base+".") {
+		if k := javaMailKey(w.Key); strings.HasPrefix(k, "mail."+proto+".") || strings.HasPrefix(k, "mail."+base+".") {
 			out = append(out, w)
 		}
 	}

@@ -17,6 +17,28 @@
 // as mail.smpt.host, the POP3 port given to SMTP, implicit TLS on port 587 —
 // is logged, returned by Warnings and reported by Check.
 //
+// Values are read as JavaMail reads them from what java.util.Properties
+// leaves (a trailing blank is kept): a boolean whose default is false is
+// true only for "true" in any case, one whose default is true is false only
+// for "false"; anything else ("yes", "1", "true ") is read so, with a
+// warning. A number with a blank around it ("25 ") is not a number to
+// JavaMail, which uses the default: so it is here, with a warning; any other
+// value that is not a number is refused at construction (JavaMail would use
+// the default without a word). A host name with a blank is refused (JavaMail
+// fails to connect to it); a user or password keeps its blank, as JavaMail
+// sends it, with a warning. JavaMail keys that are set but not supported are
+// reported ("JavaMail key, not supported here: ..."), and so is ssl.trust
+// naming the server, which turns certificate verification off for it.
+// Warnings and errors name the keys as the operator wrote them: for
+// FromPortalProperties, mail.session.mail.smtp.port or the LIFERAY_ variable.
+//
+// In portal properties, mail.session.mail is Liferay's settings-source flag:
+// false (the default) builds the session from the mail.session.* keys alone
+// (a login does not switch SMTP authentication on, the advanced box is not
+// applied), true from the Control Panel settings (authentication on when a
+// user or password is set, mail.session.mail.advanced.properties applied
+// last). See FromPortalProperties; the section "Every key" lists them all.
+//
 // # Sending
 //
 // Send composes a Message (UTF-8 headers as encoded-words, text and HTML as

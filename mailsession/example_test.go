@@ -61,6 +61,7 @@ mail.from=Portal <user@example.com>
 // A session from Liferay's portal-ext.properties keys.
 func ExampleFromPortalProperties() {
 	p := properties.New()
+	p.Set("mail.session.mail", "true") // Liferay's Control Panel settings: AUTH from the login, the advanced box applied
 	p.Set("mail.session.mail.smtp.host", "smtp.example.com")
 	p.Set("mail.session.mail.smtp.port", "587")
 	p.Set("mail.session.mail.smtp.user", "portal@example.com")

@@ -1,112 +1,171 @@
 package mailsession
 
+//go:generate go test -run ^TestKeysDoc$ -args -update-keys-doc
+
 import (
 	"fmt"
 	"sort"
 	"strings"
 )
 
-// Key documents one honoured JavaMail property.
+// Support says what the library does with a key.
+type Support string
+
+// The kinds of support a key has.
+const (
+	// Honoured: the JavaMail key means here what it means to JavaMail
+	// (differences, such as our finite timeouts, are in Doc).
+	Honoured Support = "honoured"
+	// Extension: a key of this library (or of Liferay's properties) that
+	// JavaMail does not define.
+	Extension Support = "extension"
+	// NotSupported: a JavaMail key this library does not act upon; when it
+	// is set, Warnings says "JavaMail key, not supported here: <why>".
+	NotSupported Support = "not supported"
+	// Liferay: a key of Liferay's portal properties read by
+	// FromPortalProperties itself, not a JavaMail key.
+	Liferay Support = "Liferay"
+)
+
+// Key documents one property: its name, what it does here, and whether it
+// is honoured, an extension or not supported.
 type Key struct {
-	Name string // for per-protocol keys, "mail.<p>.name" with <p> a protocol
-	Doc  string
+	Name    string // for per-protocol keys, "mail.<p>.name" with <p> a protocol
+	Doc     string
+	Support Support
 }
 
-// globalKeys are the session-wide JavaMail keys honoured.
+// globalKeys are the session-wide keys.
 var globalKeys = []Key{
-	{"mail.transport.protocol", "smtp (default) or smtps (implicit TLS)"},
-	{"mail.store.protocol", "pop3, pop3s, imap or imaps; unset means no store"},
-	{"mail.host", "default host for every protocol without mail.<p>.host (default localhost)"},
-	{"mail.user", "default user for every protocol without mail.<p>.user"},
-	{"mail.password", "default password (an extension; JavaMail has none)"},
-	{"mail.from", "default From address and last-resort envelope sender"},
-	{"mail.debug", "true: protocol trace to the debug logger, AUTH redacted"},
+	{"mail.transport.protocol", "smtp (default) or smtps (implicit TLS)", Honoured},
+	{"mail.store.protocol", "pop3, pop3s, imap or imaps; unset means no store", Honoured},
+	{"mail.host", "default host for every protocol without mail.<p>.host (default localhost)", Honoured},
+	{"mail.user", "default user for every protocol without mail.<p>.user", Honoured},
+	{"mail.password", "default password (JavaMail has none)", Extension},
+	{"mail.from", "default From address and last-resort envelope sender", Honoured},
+	{"mail.debug", "true: protocol trace to the debug logger, AUTH redacted", Honoured},
+	{"mail.mime.charset", "messages are always composed in UTF-8; any other charset is reported", NotSupported},
+	{"mail.mime.address.strict", "addresses are always parsed strictly (RFC 5322)", NotSupported},
+	{"mail.mime.encodefilename", "non-ASCII file names are always encoded as RFC 2231 parameters", NotSupported},
+	{"mail.mime.decodefilename", "received messages are handed over as bytes, not decoded", NotSupported},
+	{"mail.mime.encodeparameters", "non-ASCII parameters are always encoded as RFC 2231 parameters", NotSupported},
+	{"mail.mime.decodeparameters", "received messages are handed over as bytes, not decoded", NotSupported},
+	{"mail.mime.splitlongparameters", "parameters are written by mime.FormatMediaType, not split", NotSupported},
+	{"mail.event.scope", "there are no JavaMail events (connection, transport, store listeners) here", NotSupported},
+	{"mail.event.executor", "there are no JavaMail events (connection, transport, store listeners) here", NotSupported},
+	{"mail.transport.protocol.rfc822", "the transport for e-mail addresses is always mail.transport.protocol", NotSupported},
+	{"mail.session.mail", "Liferay's settings-source flag: true uses the Control Panel settings (AUTH from the login, the advanced box applied), false (default) the mail.session.* keys alone", Liferay},
+	{"mail.session.jndi.name", "look the session up under this name first (mail/MailSession, java:, java:comp/env/)", Liferay},
+	{"mail.session.mail.advanced.properties", "the Control Panel's additional JavaMail properties, in .properties syntax, applied last when mail.session.mail=true", Liferay},
+	{"admin.email.from.name", "Liferay's default sender name, the From without mail.session.mail.from", Liferay},
+	{"admin.email.from.address", "Liferay's default sender address, the From without mail.session.mail.from", Liferay},
 }
 
-// protocolKeys are honoured under mail.<p>. for p in smtp, smtps, pop3,
+// protocolKeys are read under mail.<p>. for p in smtp, smtps, pop3,
 // pop3s, imap, imaps. A mail.smtps.X key falls back to mail.smtp.X (and
 // pop3s to pop3, imaps to imap), as Liferay copies its SMTP fields to the
 // protocol chosen.
 var protocolKeys = []Key{
-	{"host", "server host name"},
-	{"port", "server port (25/465, 110/995, 143/993 by default)"},
-	{"user", "login name"},
-	{"password", "login password, or the OAuth2 token for XOAUTH2/OAUTHBEARER (never logged)"},
-	{"auth", "true: authenticate (SMTP); stores authenticate whenever a user is set"},
-	{"auth.mechanisms", "allowed SASL mechanisms in order of preference: PLAIN LOGIN CRAM-MD5 XOAUTH2 OAUTHBEARER"},
-	{"auth.plain.disable", "true: never use PLAIN (likewise auth.login.disable, auth.cram-md5.disable, auth.xoauth2.disable, auth.oauthbearer.disable)"},
-	{"auth.allowcleartext", "true: allow credentials over an unencrypted connection to a host that is not loopback (extension; default false)"},
-	{"from", "SMTP envelope sender (MAIL FROM)"},
-	{"localhost", "name sent in EHLO (default localhost)"},
-	{"localaddress", "used as the EHLO name when localhost is unset"},
-	{"starttls.enable", "true: upgrade with STARTTLS when the server offers it"},
-	{"starttls.required", "true: refuse to go on without STARTTLS"},
-	{"ssl.enable", "true: implicit TLS (as the smtps/pop3s/imaps protocols)"},
-	{"ssl.trust", "* or a space-separated host list whose certificates are accepted without verification; a server not in the list is refused"},
-	{"ssl.checkserveridentity", "false: do not check the host name in the certificate (default true)"},
-	{"ssl.protocols", "TLS versions allowed, e.g. \"TLSv1.2 TLSv1.3\"; older ones are ignored"},
-	{"socketFactory.class", "javax.net.ssl.SSLSocketFactory means implicit TLS (the classic SMTPS recipe)"},
-	{"socketFactory.port", "default port when port is unset"},
-	{"connectiontimeout", "connect timeout in milliseconds (default 30000; 0 keeps the default)"},
-	{"timeout", "read timeout per I/O in milliseconds (default 60000)"},
-	{"writetimeout", "write timeout per I/O in milliseconds (default 60000)"},
-	{"sendpartial", "true: send to the valid recipients when some are rejected (SMTP)"},
-	{"dsn.notify", "DSN NOTIFY: NEVER, or SUCCESS,FAILURE,DELAY (SMTP)"},
-	{"dsn.ret", "DSN RET: FULL or HDRS (SMTP)"},
-	{"quitwait", "false: do not wait for the reply to QUIT (SMTP; default true)"},
-	{"rsetbeforequit", "true: send RSET before QUIT (SMTP)"},
-	{"pipelining", "false: never pipeline MAIL/RCPT/DATA, even when the server offers PIPELINING (extension; default true)"},
-	{"chunking", "false: send the message with DATA, even when the server offers CHUNKING (BDAT, RFC 3030) (extension; default true)"},
-	{"connectionpoolsize", "SMTP connections kept and used at once (default 2)"},
-	{"connectionpooltimeout", "milliseconds an idle SMTP connection is kept (default 45000; 0 closes after each send)"},
-}
-
-// ignoredKeys are legal JavaMail (or Liferay) keys this library accepts and
-// deliberately does not act upon; Check does not report them as unknown.
-var ignoredKeys = []string{
-	"ehlo", "reportsuccess", "socketFactory.fallback", "socketFactory", "ssl.socketFactory",
-	"ssl.socketFactory.class", "ssl.socketFactory.port", "ssl.ciphersuites", "sasl.enable",
-	"sasl.mechanisms", "sasl.authorizationid", "sasl.realm", "sasl.usecanonicalhostname",
-	"auth.ntlm.domain", "auth.ntlm.flags", "noop.strict", "mailextension", "userset",
-	"allow8bitmime", "submitter", "proxy.host", "proxy.port", "socks.host", "socks.port",
-	"localport", "apop.enable", "rsetbeforequit", "disabletop", "forgettopheaders",
-	"cachewriteto", "filecache.enable", "keepmessagecontent", "finalizecleanclose",
-	"partialfetch", "fetchsize", "peek", "statuscachetimeout", "appendbuffersize",
-	"separatestoreconnection", "allowreadonlyselect", "enablesasl", "compress.enable",
-}
-
-// globalIgnored are session-wide keys accepted without action.
-var globalIgnored = map[string]bool{
-	"mail.session.mail": true, "mail.mime.charset": true, "mail.mime.address.strict": true,
-	"mail.mime.encodefilename": true, "mail.mime.decodefilename": true,
-	"mail.mime.encodeparameters": true, "mail.mime.decodeparameters": true,
-	"mail.mime.splitlongparameters": true, "mail.event.scope": true, "mail.event.executor": true,
-	"mail.session.jndi.name": true, "mail.session.mail.advanced.properties": true,
-	"mail.transport.protocol.rfc822": true,
+	{"host", "server host name", Honoured},
+	{"port", "server port (25/465, 110/995, 143/993 by default)", Honoured},
+	{"user", "login name", Honoured},
+	{"password", "login password, or the OAuth2 token for XOAUTH2/OAUTHBEARER (never logged; Liferay's key, JavaMail takes the password from an Authenticator)", Extension},
+	{"auth", "true: authenticate (SMTP; with a user and a password, else construction fails with ErrAuth); stores authenticate whenever a user is set", Honoured},
+	{"auth.mechanisms", "allowed SASL mechanisms in order of preference: PLAIN LOGIN CRAM-MD5 XOAUTH2 OAUTHBEARER", Honoured},
+	{"auth.plain.disable", "true: never use PLAIN (likewise auth.login.disable, auth.cram-md5.disable, auth.xoauth2.disable, auth.oauthbearer.disable)", Honoured},
+	{"auth.allowcleartext", "true: allow credentials over an unencrypted connection to a host that is not loopback (default false)", Extension},
+	{"from", "SMTP envelope sender (MAIL FROM)", Honoured},
+	{"localhost", "name sent in EHLO (default: the local host's canonical name, as JavaMail)", Honoured},
+	{"localaddress", "used as the EHLO name when localhost is unset; the connection is not bound to it (reported)", Honoured},
+	{"ehlo", "false: say HELO, not EHLO (no extensions: no STARTTLS, no AUTH)", Honoured},
+	{"starttls.enable", "true: upgrade with STARTTLS when the server offers it", Honoured},
+	{"starttls.required", "true: refuse to go on without STARTTLS", Honoured},
+	{"ssl.enable", "true: implicit TLS (as the smtps/pop3s/imaps protocols)", Honoured},
+	{"ssl.trust", "* or a space-separated host list whose certificates are accepted without verification (reported); a server not in the list is refused", Honoured},
+	{"ssl.checkserveridentity", "false: do not check the host name in the certificate (default true; JavaMail 1.6's default is false)", Honoured},
+	{"ssl.protocols", "TLS versions allowed, e.g. \"TLSv1.2 TLSv1.3\"; older ones are ignored (reported)", Honoured},
+	{"ssl.ciphersuites", "TLS 1.2 cipher suites allowed, IANA names as in Java; TLS 1.3 suites cannot be chosen (reported); insecure ones are refused", Honoured},
+	{"socketFactory.class", "javax.net.ssl.SSLSocketFactory means implicit TLS (the classic SMTPS recipe); with any class set, socketFactory.port is the port", Honoured},
+	{"socketFactory.port", "with socketFactory.class set, the port connected to (whatever port says); unused without it (reported)", Honoured},
+	{"socketFactory.fallback", "false is what is always done: no plain connection when TLS fails (true is reported)", Honoured},
+	{"ssl.socketFactory.class", "with implicit TLS, makes ssl.socketFactory.port the port; the class itself is not loaded (use WithTLSConfig)", Honoured},
+	{"ssl.socketFactory.port", "with implicit TLS and ssl.socketFactory.class set, the port connected to", Honoured},
+	{"connectiontimeout", "connect timeout in milliseconds (default 30000; 0 keeps the default: JavaMail's 0 is infinite)", Honoured},
+	{"timeout", "read timeout per I/O in milliseconds (default 60000; JavaMail's default is infinite)", Honoured},
+	{"writetimeout", "write timeout per I/O in milliseconds (default 60000)", Honoured},
+	{"sendpartial", "true: send to the valid recipients when some are rejected (SMTP)", Honoured},
+	{"dsn.notify", "DSN NOTIFY: NEVER, or SUCCESS,FAILURE,DELAY (SMTP)", Honoured},
+	{"dsn.ret", "DSN RET: FULL or HDRS (SMTP)", Honoured},
+	{"quitwait", "false: do not wait for the reply to QUIT (SMTP; default true)", Honoured},
+	{"rsetbeforequit", "true: send RSET before QUIT (SMTP)", Honoured},
+	{"pipelining", "false: never pipeline MAIL/RCPT/DATA, even when the server offers PIPELINING (default true)", Extension},
+	{"chunking", "false: send the message with DATA, even when the server offers CHUNKING (BDAT, RFC 3030) (default true)", Extension},
+	{"connectionpoolsize", "SMTP connections kept and used at once (default 2; JavaMail has this key for IMAP only)", Extension},
+	{"connectionpooltimeout", "milliseconds an idle SMTP connection is kept (default 45000; 0 closes after each send)", Extension},
+	{"reportsuccess", "Send returns nil or a *SendError with every recipient's outcome; there is no success exception", NotSupported},
+	{"socketFactory", "a Java socket factory object cannot be given here: use WithTLSConfig", NotSupported},
+	{"ssl.socketFactory", "a Java socket factory object cannot be given here: use WithTLSConfig", NotSupported},
+	{"sasl.enable", "the SASL mechanisms are built in (auth.mechanisms), there is no Java SASL", NotSupported},
+	{"sasl.mechanisms", "the SASL mechanisms are built in: use auth.mechanisms", NotSupported},
+	{"sasl.authorizationid", "no authorization identity other than the user is sent", NotSupported},
+	{"sasl.realm", "no SASL realm is used (DIGEST-MD5 is not offered)", NotSupported},
+	{"sasl.usecanonicalhostname", "no Java SASL, so no canonical host name for it", NotSupported},
+	{"auth.ntlm.domain", "NTLM is not supported", NotSupported},
+	{"auth.ntlm.flags", "NTLM is not supported", NotSupported},
+	{"auth.xoauth2.two.line.authentication.format", "the two-line XOAUTH2 form is used for POP3 as Microsoft's servers need; it cannot be chosen", NotSupported},
+	{"noop.strict", "a pooled connection is checked with NOOP and any 250 reply counts", NotSupported},
+	{"mailextension", "no extra MAIL FROM parameters are sent", NotSupported},
+	{"userset", "the connection check always uses NOOP, never RSET", NotSupported},
+	{"allow8bitmime", "messages are composed 7-bit safe (quoted-printable or base64), so 8BITMIME is not needed", NotSupported},
+	{"submitter", "no AUTH= parameter is sent with MAIL FROM", NotSupported},
+	{"localport", "the local port is chosen by the system", NotSupported},
+	{"apop.enable", "APOP is not supported (use TLS and a SASL mechanism)", NotSupported},
+	{"disabletop", "POP3 messages are fetched whole with RETR (TOP is not used)", NotSupported},
+	{"forgettopheaders", "POP3 messages are fetched whole with RETR (TOP is not used)", NotSupported},
+	{"cachewriteto", "messages are streamed, not cached", NotSupported},
+	{"filecache.enable", "messages are streamed, not cached", NotSupported},
+	{"keepmessagecontent", "messages are streamed, not cached", NotSupported},
+	{"finalizecleanclose", "stores are closed by Store.Close or the session, never by a finalizer", NotSupported},
+	{"partialfetch", "IMAP messages are fetched whole", NotSupported},
+	{"fetchsize", "IMAP messages are fetched whole", NotSupported},
+	{"peek", "IMAP fetches never mark messages \\Seen", NotSupported},
+	{"statuscachetimeout", "there is no IMAP folder model (no STATUS cache)", NotSupported},
+	{"appendbuffersize", "there is no IMAP APPEND here", NotSupported},
+	{"separatestoreconnection", "there is no IMAP folder model (one connection a Store)", NotSupported},
+	{"allowreadonlyselect", "there is no IMAP folder model", NotSupported},
+	{"enablesasl", "the SASL mechanisms are built in (auth.mechanisms)", NotSupported},
+	{"compress.enable", "IMAP COMPRESS is not supported", NotSupported},
+	// The proxy keys: honoured on the proxy branch, which replaces these
+	// lines on merge.
+	{"proxy.host", "HTTP CONNECT proxies are not supported on this branch", NotSupported},
+	{"proxy.port", "HTTP CONNECT proxies are not supported on this branch", NotSupported},
+	{"socks.host", "SOCKS proxies are not supported on this branch", NotSupported},
+	{"socks.port", "SOCKS proxies are not supported on this branch", NotSupported},
 }
 
 var protocols = []string{"smtp", "smtps", "pop3", "pop3s", "imap", "imaps"}
 
-// Keys lists every honoured JavaMail key with its documentation, per
-// protocol keys spelled out for each protocol.
+// Keys lists every key this library knows, JavaMail's and its own, with
+// what each does here and its Support; per-protocol keys are spelled out
+// for each protocol. The package documentation's table is generated from
+// it.
 func Keys() []Key {
 	out := append([]Key(nil), globalKeys...)
 	for _, p := range protocols {
 		for _, k := range protocolKeys {
-			out = append(out, Key{Name: "mail." + p + "." + k.Name, Doc: k.Doc})
+			out = append(out, Key{Name: "mail." + p + "." + k.Name, Doc: k.Doc, Support: k.Support})
 		}
 	}
 	return out
 }
 
-// knownKey reports whether key is honoured or deliberately ignored.
-func knownKey(key string) bool {
-	if globalIgnored[key] {
-		return true
-	}
+// lookupKey finds the documentation of key: a global key, a per-protocol
+// key (any case after the protocol, as JavaMail's keys are spelled in
+// mixed case), or an auth.<mechanism>.disable key.
+func lookupKey(key string) (Key, bool) {
 	for _, k := range globalKeys {
 		if k.Name == key {
-			return true
+			return k, true
 		}
 	}
 	for _, p := range protocols {
@@ -116,28 +175,39 @@ func knownKey(key string) bool {
 		}
 		for _, k := range protocolKeys {
 			if strings.EqualFold(k.Name, rest) {
-				return true
-			}
-		}
-		for _, k := range ignoredKeys {
-			if strings.EqualFold(k, rest) {
-				return true
+				return k, true
 			}
 		}
 		if strings.HasPrefix(rest, "auth.") && strings.HasSuffix(rest, ".disable") {
-			return true
+			return Key{Name: key, Support: Honoured}, true
 		}
 	}
-	return strings.HasPrefix(key, "mail.mime.")
+	if strings.HasPrefix(key, "mail.mime.") {
+		return Key{Name: key, Doc: "message composition is fixed here (UTF-8, RFC 2047 and RFC 2231 encodings)", Support: NotSupported}, true
+	}
+	return Key{}, false
 }
 
-// unknownKeyWarnings reports every mail.* key that is neither honoured nor
-// known-and-ignored, with the nearest known key when it looks like a typo
-// (mail.smpt.host → mail.smtp.host).
+// knownKey reports whether key is documented in Keys (whatever its
+// support).
+func knownKey(key string) bool {
+	_, ok := lookupKey(key)
+	return ok
+}
+
+// unknownKeyWarnings reports every mail.* key that is not known, with the
+// nearest known key when it looks like a typo (mail.smpt.host →
+// mail.smtp.host), and every JavaMail key that is set but not supported.
 func unknownKeyWarnings(props map[string]string) []Warning {
 	var w []Warning
-	for key := range props {
-		if !strings.HasPrefix(key, "mail.") || knownKey(key) {
+	for key, value := range props {
+		if !strings.HasPrefix(key, "mail.") {
+			continue
+		}
+		if k, ok := lookupKey(key); ok {
+			if k.Support == NotSupported && !(key == "mail.mime.charset" && strings.EqualFold(strings.TrimSpace(value), "utf-8")) {
+				w = append(w, Warning{Key: key, Message: "JavaMail key, not supported here: " + k.Doc})
+			}
 			continue
 		}
 		msg := "unknown key, ignored"
@@ -145,6 +215,9 @@ func unknownKeyWarnings(props map[string]string) []Warning {
 			msg = fmt.Sprintf("unknown key, ignored (did you mean %s?)", near)
 		}
 		w = append(w, Warning{Key: key, Message: msg})
+	}
+	if _, ok := props["mail.smtp.localaddress"]; ok {
+		w = append(w, Warning{Key: "mail.smtp.localaddress", Message: "only the EHLO name here: the connection is not bound to this local address, as JavaMail does"})
 	}
 	sort.Slice(w, func(i, j int) bool { return w[i].Key < w[j].Key })
 	return w

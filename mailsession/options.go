@@ -47,6 +47,20 @@ type config struct {
 	environ     []string
 	useEnviron  bool
 	portal      bool
+
+	// portalControlPanel: FromPortalProperties with mail.session.mail=true
+	// (Liferay's Control Panel settings).
+	portalControlPanel bool
+	// sourceKeys maps a JavaMail key to the key the operator wrote
+	// (mail.smtp.port → mail.session.mail.smtp.port, or the LIFERAY_
+	// variable that set it), for warnings and errors.
+	sourceKeys map[string]string
+	// preWarnings are found before the settings are resolved (the portal
+	// path).
+	preWarnings []Warning
+	// localName, when set, replaces the look-up of the local host's
+	// canonical name (tests).
+	localName func() string
 }
 
 func (c *config) setTransport(name, value string) {
@@ -124,7 +138,7 @@ func WithEnvelopeFrom(addr string) Option {
 }
 
 // WithEHLOName sets the name the client introduces itself with in EHLO
-// (mail.smtp.localhost; default "localhost").
+// (mail.smtp.localhost; default: the local host's canonical name, as JavaMail).
 func WithEHLOName(name string) Option {
 	return func(c *config) { c.setTransport("localhost", name) }
 }

@@ -4,7 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/mail"
 	"reflect"
+	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/jmailgo/jmail/jndi"
@@ -37,15 +40,33 @@ func WithRegistry(r *jndi.Registry) Option {
 //     an error; when the look-up fails a warning is logged and
 //     construction falls through;
 //  3. the mail.session.* keys, prefix stripped, are the JavaMail keys
-//     (mail.session.mail.smtp.host → mail.smtp.host); as Liferay does, SMTP
-//     authentication is on when a user or password is set, and the store
-//     (pop3, pop3s, or here also imap, imaps) takes Liferay's mail.pop3.*
-//     fields and, without its own login, the SMTP user and password;
-//  4. mail.session.mail.advanced.properties (the Control Panel's
-//     "additional JavaMail properties" box, in .properties syntax) overlays
-//     them last; then the options.
+//     (mail.session.mail.smtp.host → mail.smtp.host). Then, as Liferay's
+//     MailServiceImpl, what mail.session.mail (Liferay's settings-source
+//     flag) says:
+//     - false (the default): the session is built from those keys alone;
+//     SMTP authentication is on only when mail.session.mail.smtp.auth is
+//     true (a user or password does not switch it on), and
+//     mail.session.mail.advanced.properties is not applied (a warning says
+//     so);
+//     - true: the Control Panel's settings — the SMTP fields
+//     (mail.session.mail.smtp.host, port, user, password, starttls.enable)
+//     stand for the transport protocol chosen (smtp, or smtps for "Use a
+//     Secure Network Connection"), the POP fields (mail.session.mail.pop3.*)
+//     for the store (pop3 or pop3s; here also imap or imaps), SMTP
+//     authentication is on exactly when a user or password is set,
+//     whatever mail.session.mail.smtp.auth says, and
+//     mail.session.mail.advanced.properties (the "additional JavaMail
+//     properties" box, in .properties syntax) overlays them last;
+//  4. in both, a store without its own user or password uses the SMTP one
+//     (Liferay's POP reader does), and without mail.session.mail.from the
+//     default From is Liferay's default sender, admin.email.from.name and
+//     admin.email.from.address ("Name <address>");
+//  5. then the options.
 //
-// Other keys of the file (not under mail.session.) are ignored.
+// Other keys of the file (not under mail.session.) are ignored, but a key
+// whose prefix looks like a typo of mail.session. (mail.sesion.mail.smtp.host)
+// is warned about. Warnings and errors name the keys as they stand in the
+// file (mail.session.mail.smtp.port) or the LIFERAY_ variable that set them.
 func FromPortalProperties(p *properties.Properties, opts ...Option) (*Session, error) {
 	c := &config{portal: true}
 	for _, o := range opts {
@@ -56,8 +77,15 @@ func FromPortalProperties(p *properties.Properties, opts ...Option) (*Session, e
 		log = slog.Default()
 	}
 	eff := p.Clone()
+	envNames := map[string]string{} // decoded key → variable name
 	if c.useEnviron {
 		eff.Merge(properties.EnvOverrides(c.environ))
+		for _, kv := range c.environ {
+			name, _, _ := strings.Cut(kv, "=")
+			if key, ok := properties.DecodeEnvName(name); ok {
+				envNames[key] = name
+			}
+		}
 	}
 	if name, _ := eff.Get(portalJNDIName); strings.TrimSpace(name) != "" {
 		if s := lookupSession(c.registry, strings.TrimSpace(name), log); s != nil {
@@ -68,18 +96,54 @@ func FromPortalProperties(p *properties.Properties, opts ...Option) (*Session, e
 			return &Session{core: s.core, borrowed: true}, nil
 		}
 	}
+	c.sourceKeys = map[string]string{}
+	source := func(fileKey string) string {
+		if n, ok := envNames[fileKey]; ok {
+			return n
+		}
+		return fileKey
+	}
 	sub := eff.Sub(portalPrefix)
+	for _, k := range sub.Keys() {
+		c.sourceKeys[k] = source(portalPrefix + k)
+	}
+	flag, _ := sub.Get("mail")
+	controlPanel := liferayBool(flag)
 	advanced, _ := sub.Get("mail.advanced.properties")
 	for _, k := range []string{"mail", "jndi.name", "mail.advanced.properties"} {
 		sub.Delete(k)
 	}
+	c.preWarnings = append(c.preWarnings, portalPrefixTypos(eff, source)...)
 	normalizePortal(sub, log)
-	if strings.TrimSpace(advanced) != "" {
-		ap, err := properties.Load(strings.NewReader(advanced))
-		if err != nil {
-			return nil, &SettingError{Key: portalAdvancedProps, Value: "(see error)", Err: err}
+	if controlPanel {
+		c.portalControlPanel = true
+		applyControlPanel(sub, c.sourceKeys)
+	}
+	if from, _ := sub.Get("mail.from"); strings.TrimSpace(from) == "" {
+		if addr, _ := eff.Get("admin.email.from.address"); strings.TrimSpace(addr) != "" {
+			name, _ := eff.Get("admin.email.from.name")
+			a := mail.Address{Name: strings.TrimSpace(name), Address: strings.TrimSpace(addr)}
+			sub.Set("mail.from", a.String())
+			c.sourceKeys["mail.from"] = source("admin.email.from.address")
 		}
-		c.extra = append([]*properties.Properties{ap}, c.extra...)
+	}
+	if strings.TrimSpace(advanced) != "" {
+		if !controlPanel {
+			c.preWarnings = append(c.preWarnings, Warning{source(portalAdvancedProps),
+				"not applied: mail.session.mail is not true, so Liferay builds the session from the mail.session.* keys alone (set mail.session.mail=true to use the Control Panel settings and this box)"})
+		} else {
+			ap, err := properties.Load(strings.NewReader(advanced))
+			if err != nil {
+				return nil, &SettingError{Key: source(portalAdvancedProps), Value: "(see error)", Err: err}
+			}
+			for _, k := range ap.Keys() {
+				delete(c.sourceKeys, k) // written as it is, inside the box
+			}
+			c.extra = append([]*properties.Properties{ap}, c.extra...)
+		}
+	}
+	for _, e := range c.props {
+		delete(c.sourceKeys, e.key)
 	}
 	return buildConfig(sub, c)
 }
@@ -90,6 +154,86 @@ func (c *config) lookupOnly() bool {
 	rest := *c
 	rest.registry, rest.logger, rest.environ, rest.useEnviron = nil, nil, nil, false
 	return reflect.DeepEqual(rest, config{portal: true})
+}
+
+// liferayBool reads a flag as Liferay's GetterUtil.getBoolean: trimmed,
+// any case, "true", "t", "y", "on" or "1".
+func liferayBool(v string) bool {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "true", "t", "y", "on", "1":
+		return true
+	}
+	return false
+}
+
+// applyControlPanel applies MailServiceImpl's mail.session.mail=true rules
+// to stripped keys: the SMTP fields written under the transport protocol,
+// the POP fields under the store protocol, and AUTH on exactly when a user
+// or password is set.
+func applyControlPanel(p *properties.Properties, src map[string]string) {
+	copyFields := func(from, to string, names ...string) {
+		if from == to {
+			return
+		}
+		for _, n := range names {
+			if v, ok := p.Get("mail." + from + "." + n); ok {
+				p.Set("mail."+to+"."+n, v)
+				if s, ok := src["mail."+from+"."+n]; ok {
+					src["mail."+to+"."+n] = s
+				}
+			}
+		}
+	}
+	tp, _ := p.Get("mail.transport.protocol")
+	tp = strings.ToLower(strings.TrimSpace(tp))
+	if tp != "smtps" {
+		tp = "smtp"
+	}
+	copyFields("smtp", tp, "host", "password", "port", "starttls.enable", "user")
+	if sp, _ := p.Get("mail.store.protocol"); strings.ToLower(strings.TrimSpace(sp)) == "pop3s" {
+		copyFields("pop3", "pop3s", "host", "password", "port", "user")
+	}
+	u, _ := p.Get("mail.smtp.user")
+	pw, _ := p.Get("mail.smtp.password")
+	auth := strings.TrimSpace(u) != "" || strings.TrimSpace(pw) != ""
+	p.Set("mail."+tp+".auth", strconv.FormatBool(auth))
+	delete(src, "mail."+tp+".auth") // derived from the user and password
+}
+
+// portalPrefixTypos warns about keys whose prefix is a near miss of
+// mail.session. (mail.sesion.mail.smtp.host, mail.sessoin.mail.smtp.host),
+// which Liferay silently ignores.
+func portalPrefixTypos(p *properties.Properties, source func(string) string) []Warning {
+	const want = "mail.session"
+	var w []Warning
+	for _, k := range p.Keys() {
+		if strings.HasPrefix(k, portalPrefix) || !strings.HasPrefix(strings.ToLower(k), "mail.") {
+			continue
+		}
+		first, rest, ok := strings.Cut(k[len("mail."):], ".")
+		if !ok {
+			continue
+		}
+		prefix := "mail." + first
+		if prefix == want || editDistance(strings.ToLower(prefix), want) > 2 {
+			continue
+		}
+		w = append(w, Warning{source(k), fmt.Sprintf("unknown key, ignored (did you mean %s%s?)", portalPrefix, rest)})
+	}
+	sort.Slice(w, func(i, j int) bool { return w[i].Key < w[j].Key })
+	return w
+}
+
+// javaMailKey turns a key as the operator wrote it in a portal file (or
+// the LIFERAY_ variable) back into the JavaMail key it stands for.
+func javaMailKey(key string) string {
+	if k, ok := properties.DecodeEnvName(key); ok {
+		key = k
+	}
+	if k, ok := strings.CutPrefix(key, portalPrefix); ok {
+		return k
+	}
+	return key
 }
 
 // lookupSession finds a *Session under name in Liferay's order, or logs why
@@ -123,16 +267,6 @@ func normalizePortal(p *properties.Properties, log *slog.Logger) {
 	if tp != "" && tp != "smtp" && tp != "smtps" {
 		log.Warn("mailsession: Liferay uses smtp for an unknown transport protocol", "key", portalPrefix+"mail.transport.protocol", "value", tp)
 		p.Set("mail.transport.protocol", "smtp")
-	}
-	if tp == "" {
-		tp = "smtp"
-	}
-	_, hasAuth := p.Get("mail.smtp.auth")
-	_, hasAuthS := p.Get("mail." + tp + ".auth")
-	if !hasAuth && !hasAuthS {
-		u, _ := p.Get("mail.smtp.user")
-		pw, _ := p.Get("mail.smtp.password")
-		p.Set("mail.smtp.auth", fmt.Sprint(strings.TrimSpace(u) != "" || pw != ""))
 	}
 	sp, _ := p.Get("mail.store.protocol")
 	sp = strings.ToLower(strings.TrimSpace(sp))

@@ -168,7 +168,7 @@ func TestPortalEnvironmentOverrides(t *testing.T) {
 }
 
 func TestPortalBadAdvancedProperties(t *testing.T) {
-	p := props("mail.session.mail.advanced.properties", "mail.smtp.port=abc")
+	p := props("mail.session.mail", "true", "mail.session.mail.advanced.properties", "mail.smtp.port=abc")
 	_, err := FromPortalProperties(p, WithLogger(quietLogger()), WithRegistry(jndi.NewRegistry()))
 	var se *SettingError
 	if !errors.As(err, &se) || se.Key != "mail.smtp.port" {

@@ -1,10 +1,14 @@
 package mailsession
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
+	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -39,8 +43,11 @@ type endpoint struct {
 	Protocol string // smtp, smtps, pop3, pop3s, imap, imaps
 	Host     string
 	Port     int
-	// LocalHost is the name sent in EHLO (mail.smtp.localhost).
+	// LocalHost is the name sent in EHLO (mail.smtp.localhost, else the
+	// local host's canonical name found at construction).
 	LocalHost string
+	// EHLO is false when mail.smtp.ehlo=false: HELO is said instead.
+	EHLO bool
 
 	User     string
 	Password string // secret: never logged, never formatted
@@ -63,6 +70,7 @@ type endpoint struct {
 	TrustHosts          []string // mail.<p>.ssl.trust=host list
 	CheckServerIdentity bool     // mail.<p>.ssl.checkserveridentity (default true)
 	TLSMin, TLSMax      uint16   // from mail.<p>.ssl.protocols; min never below TLS 1.2
+	CipherSuites        []uint16 // from mail.<p>.ssl.ciphersuites; nil: Go's defaults
 	RootCAs             *x509.CertPool
 	TLSConfig           *tls.Config // base config from an option, cloned per use
 
@@ -148,16 +156,22 @@ func (w Warning) String() string {
 // protocol prefix, falling back from the secure variant (smtps) to the plain
 // one (smtp) as Liferay copies its SMTP fields to whichever protocol is
 // chosen, and recording the first validation error.
+//
+// Values are read as JavaMail's PropUtil reads them from what
+// java.util.Properties leaves (trailing blanks kept): see boolean and
+// integer. Where the reading differs from JavaMail's, or JavaMail's reading
+// is surely not what the operator meant, a warning says so.
 type propReader struct {
 	props map[string]string
 	proto string // e.g. "smtps"
 	base  string // e.g. "smtp"
 	alt   string // a last fallback prefix ("pop3" for a Liferay IMAP store), or ""
 	err   error
+	warns *[]Warning
 }
 
 // lookup returns the value of mail.<proto>.<name>, then mail.<base>.<name>,
-// and the key it came from.
+// as it stands (not trimmed), and the key it came from.
 func (r *propReader) lookup(name string) (value, key string, ok bool) {
 	for _, p := range []string{r.proto, r.base, r.alt} {
 		if p == "" {
@@ -165,17 +179,40 @@ func (r *propReader) lookup(name string) (value, key string, ok bool) {
 		}
 		key = "mail." + p + "." + name
 		if v, found := r.props[key]; found {
-			return strings.TrimSpace(v), key, true
+			return v, key, true
 		}
 	}
 	return "", "mail." + r.proto + "." + name, false
 }
 
-func (r *propReader) str(name, def string) string {
-	if v, _, ok := r.lookup(name); ok && v != "" {
-		return v
+func (r *propReader) warn(key, msg string) {
+	if r.warns != nil {
+		*r.warns = append(*r.warns, Warning{Key: key, Message: msg})
 	}
-	return def
+}
+
+// str returns the value trimmed. A blank around it, which JavaMail would
+// keep as part of the value, is reported.
+func (r *propReader) str(name, def string) string {
+	v, key, ok := r.lookup(name)
+	if !ok {
+		return def
+	}
+	t := strings.TrimSpace(v)
+	if t != v && t != "" {
+		r.warn(key, fmt.Sprintf("%q has a blank around it: ignored here, but JavaMail keeps it as part of the value; remove it", v))
+	}
+	if t == "" {
+		return def
+	}
+	return t
+}
+
+// list returns the value trimmed, without a warning: JavaMail splits these
+// values at blanks too.
+func (r *propReader) list(name string) (value, key string, ok bool) {
+	v, key, ok := r.lookup(name)
+	return strings.TrimSpace(v), key, ok
 }
 
 func (r *propReader) fail(key, value string, err error) {
@@ -186,48 +223,101 @@ func (r *propReader) fail(key, value string, err error) {
 
 func (r *propReader) boolean(name string, def bool) bool {
 	v, key, ok := r.lookup(name)
-	if !ok || v == "" {
+	if !ok {
 		return def
 	}
-	b, err := parseBool(v)
-	if err != nil {
-		r.fail(key, v, err)
-		return def
+	b, w := javaMailBool(v, def)
+	if w != "" {
+		r.warn(key, w)
 	}
 	return b
 }
 
-func (r *propReader) integer(name string, def, min, max int) int {
+// javaMailBool reads a boolean as JavaMail's PropUtil does: for a key whose
+// default is false only "true" (in any case) is true; for a key whose
+// default is true anything but "false" (in any case) is true. Nothing is
+// trimmed. The warning, for a value that is neither "true" nor "false",
+// says what it was read as.
+func javaMailBool(v string, def bool) (value bool, warning string) {
+	if v == "" {
+		return def, ""
+	}
+	isTrue, isFalse := strings.EqualFold(v, "true"), strings.EqualFold(v, "false")
+	if def {
+		value = !isFalse
+	} else {
+		value = isTrue
+	}
+	if !isTrue && !isFalse {
+		rule := `only "true", in any case, turns it on`
+		if def {
+			rule = `only "false", in any case, turns it off`
+		}
+		warning = fmt.Sprintf("%q is neither true nor false: read as %v, as JavaMail reads it (%s)", v, value, rule)
+	}
+	return value, warning
+}
+
+// javaMailInt reads a whole number as JavaMail's PropUtil does: an optional
+// sign and decimal digits, or "0x" and hexadecimal digits, nothing trimmed.
+// ok is false for anything else, which JavaMail silently replaces by the
+// default.
+func javaMailInt(v string) (n int64, ok bool) {
+	var err error
+	if hex, isHex := strings.CutPrefix(v, "0x"); isHex {
+		n, err = strconv.ParseInt(hex, 16, 32)
+	} else {
+		n, err = strconv.ParseInt(v, 10, 32)
+	}
+	return n, err == nil
+}
+
+// number reads a whole number key. A value JavaMail reads as a number is
+// used. A value JavaMail would silently replace by its default because of a
+// blank around an otherwise good number ("25 ") is read as the default too,
+// as JavaMail does, with a warning; any other value that is not a number
+// is a *SettingError (JavaMail would use the default without a word). what
+// names the unit in errors.
+func (r *propReader) number(name string, def int64, what string) (n int64, key string, set bool) {
 	v, key, ok := r.lookup(name)
 	if !ok || v == "" {
+		return def, key, false
+	}
+	if n, ok := javaMailInt(v); ok {
+		return n, key, true
+	}
+	if t := strings.TrimSpace(v); t == "" {
+		r.warn(key, fmt.Sprintf("%q is blank: read as the default, as JavaMail does", v))
+		return def, key, false
+	} else if _, ok := javaMailInt(t); ok {
+		r.warn(key, fmt.Sprintf("%q is not a number to JavaMail (the blank is part of the value): read as the default, as JavaMail does; remove the blank to use %s", v, t))
+		return def, key, false
+	}
+	r.fail(key, v, fmt.Errorf("not %s (JavaMail would silently use its default; refused here)", what))
+	return def, key, false
+}
+
+func (r *propReader) integer(name string, def, min, max int) int {
+	n, key, set := r.number(name, int64(def), "a whole number")
+	if !set {
 		return def
 	}
-	n, err := strconv.Atoi(v)
-	if err != nil {
-		r.fail(key, v, fmt.Errorf("not a whole number"))
+	if n < int64(min) || n > int64(max) {
+		r.fail(key, r.props[key], fmt.Errorf("out of range %d..%d", min, max))
 		return def
 	}
-	if n < min || n > max {
-		r.fail(key, v, fmt.Errorf("out of range %d..%d", min, max))
-		return def
-	}
-	return n
+	return int(n)
 }
 
 // millis reads a JavaMail timeout in milliseconds. 0 keeps our finite
 // default unless allowZero: JavaMail's 0 means "infinite", which we refuse.
 func (r *propReader) millis(name string, def time.Duration, allowZero bool) time.Duration {
-	v, key, ok := r.lookup(name)
-	if !ok || v == "" {
-		return def
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil {
-		r.fail(key, v, fmt.Errorf("not a number of milliseconds"))
+	n, key, set := r.number(name, -1, "a number of milliseconds")
+	if !set {
 		return def
 	}
 	if n < 0 {
-		r.fail(key, v, fmt.Errorf("negative timeout"))
+		r.fail(key, r.props[key], fmt.Errorf("negative timeout"))
 		return def
 	}
 	if n == 0 && !allowZero {
@@ -236,25 +326,32 @@ func (r *propReader) millis(name string, def time.Duration, allowZero bool) time
 	return time.Duration(n) * time.Millisecond
 }
 
-// parseBool accepts what JavaMail users write: true/false, yes/no, on/off, 1/0.
-func parseBool(v string) (bool, error) {
-	switch strings.ToLower(strings.TrimSpace(v)) {
-	case "true", "yes", "on", "1":
-		return true, nil
-	case "false", "no", "off", "0":
-		return false, nil
+// resolveSettings turns effective properties plus Go-only options into
+// validated settings. It never dials. Warnings and errors name the keys as
+// the operator wrote them (c.sourceKeys: mail.session.mail.smtp.port for a
+// portal file).
+func resolveSettings(props map[string]string, c *config) (*settings, error) {
+	s, err := resolveSettingsKeys(props, c)
+	if err != nil {
+		var se *SettingError
+		if errors.As(err, &se) {
+			se.Key = c.sourceKey(se.Key)
+		}
+		return nil, err
 	}
-	return false, fmt.Errorf("not a boolean (true or false)")
+	for i := range s.warnings {
+		s.warnings[i].Key = c.sourceKey(s.warnings[i].Key)
+	}
+	return s, nil
 }
 
-// resolveSettings turns effective properties plus Go-only options into
-// validated settings. It never dials.
-func resolveSettings(props map[string]string, c *config) (*settings, error) {
-	s := &settings{props: props}
-	if v, ok := props["mail.debug"]; ok && strings.TrimSpace(v) != "" {
-		b, err := parseBool(v)
-		if err != nil {
-			return nil, &SettingError{Key: "mail.debug", Value: v, Err: err}
+func resolveSettingsKeys(props map[string]string, c *config) (*settings, error) {
+	s := &settings{props: props, warnings: append([]Warning(nil), c.preWarnings...)}
+	if v := props["mail.debug"]; v != "" {
+		// JavaMail: Boolean.valueOf, "true" in any case.
+		b, w := javaMailBool(v, false)
+		if w != "" {
+			s.warnings = append(s.warnings, Warning{"mail.debug", w})
 		}
 		s.debug = b
 	}
@@ -289,10 +386,16 @@ func resolveSettings(props map[string]string, c *config) (*settings, error) {
 		if err != nil {
 			return nil, err
 		}
-		if c.portal && st.User == "" && st.Password == "" {
-			// Liferay's Authenticator answers every protocol with the SMTP
-			// credentials: a POP account without its own login uses them.
-			st.User, st.Password = t.User, t.Password
+		if c.portal {
+			// Liferay's POP reader (POPNotificationsMessageListener) takes
+			// mail.smtp.user and mail.smtp.password for a store user or
+			// password that is not set, each on its own.
+			if strings.TrimSpace(st.User) == "" {
+				st.User = t.User
+			}
+			if strings.TrimSpace(st.Password) == "" {
+				st.Password = t.Password
+			}
 		}
 		st.Auth = st.User != ""
 		s.store = st
@@ -301,51 +404,107 @@ func resolveSettings(props map[string]string, c *config) (*settings, error) {
 	return s, nil
 }
 
+// hostValue checks a host name as JavaMail would use it: a blank around it
+// is part of the name to JavaMail, which then fails to connect; here it is
+// refused at construction.
+func hostValue(key, v string) error {
+	if t := strings.TrimSpace(v); t != v && t != "" {
+		return &SettingError{Key: key, Value: v, Err: fmt.Errorf("a host name with a blank around it (JavaMail would look it up as it is and fail to connect): remove the blank")}
+	}
+	if err := checkLine(v); err != nil || strings.ContainsAny(v, " /\t") {
+		return &SettingError{Key: key, Value: v, Err: fmt.Errorf("not a host name")}
+	}
+	return nil
+}
+
 func resolveEndpoint(props map[string]string, proto string, c *config, warns *[]Warning) (*endpoint, error) {
 	base := strings.TrimSuffix(proto, "s")
-	r := &propReader{props: props, proto: proto, base: base}
+	r := &propReader{props: props, proto: proto, base: base, warns: warns}
 	if c.portal && base == "imap" {
 		r.alt = "pop3" // Liferay's Control Panel writes its store fields as mail.pop3.*
 	}
 	ep := &endpoint{Protocol: proto}
-	ep.Host = r.str("host", strings.TrimSpace(props["mail.host"]))
+	hostKey := "mail.host"
+	if v, key, ok := r.lookup("host"); ok && v != "" {
+		ep.Host, hostKey = v, key
+	} else {
+		ep.Host = props["mail.host"]
+	}
 	if ep.Host == "" {
 		ep.Host = "localhost"
 	}
-	if err := checkLine(ep.Host); err != nil || strings.ContainsAny(ep.Host, " /") {
-		_, key, _ := r.lookup("host")
-		return nil, &SettingError{Key: key, Value: ep.Host, Err: fmt.Errorf("not a host name")}
+	if err := hostValue(hostKey, ep.Host); err != nil {
+		return nil, err
 	}
 
 	secure := proto != base
-	ep.ImplicitTLS = secure || r.boolean("ssl.enable", false)
-	if sf := r.str("socketFactory.class", ""); sf != "" {
+	useSSL := secure || r.boolean("ssl.enable", false) // JavaMail's useSSL
+	ep.ImplicitTLS = useSSL
+	sfClass := r.str("socketFactory.class", "")
+	if strings.Contains(sfClass, "SSLSocketFactory") {
 		// The classic JavaMail recipe for SMTPS: an SSL socket factory.
-		if strings.Contains(sf, "SSLSocketFactory") {
-			ep.ImplicitTLS = true
+		ep.ImplicitTLS = true
+	}
+	if fb, key, ok := r.lookup("socketFactory.fallback"); ok && fb != "" {
+		if b, _ := javaMailBool(fb, true); b && sfClass != "" {
+			r.warn(key, "JavaMail key, not supported here: falling back to a plain connection when the socket factory fails is never done (as with false)")
 		}
 	}
 	defPort := defaultPorts[proto]
 	if ep.ImplicitTLS {
 		defPort = defaultPorts[base+"s"]
 	}
-	defPort = r.integer("socketFactory.port", defPort, 1, 65535)
 	ep.Port = r.integer("port", defPort, 1, 65535)
+	// JavaMail's SocketFetcher: with a socket factory class, its port
+	// (ssl.socketFactory.port with ssl.socketFactory.class under SSL, else
+	// socketFactory.port) is the port connected to, whatever port says;
+	// without one the factory port is not used at all.
+	sfPortName := ""
+	switch {
+	case useSSL && r.str("ssl.socketFactory.class", "") != "":
+		sfPortName = "ssl.socketFactory.port"
+	case sfClass != "":
+		sfPortName = "socketFactory.port"
+	}
+	for _, name := range []string{"socketFactory.port", "ssl.socketFactory.port"} {
+		if _, key, ok := r.lookup(name); ok && name != sfPortName {
+			r.warn(key, "not used: JavaMail uses it only with "+strings.TrimSuffix(name, "port")+"class set")
+		}
+	}
+	if sfPortName != "" {
+		ep.Port = r.integer(sfPortName, ep.Port, 1, 65535)
+	}
+	ep.EHLO = r.boolean("ehlo", true)
 	ep.LocalHost = r.str("localhost", r.str("localaddress", ""))
-	if ep.LocalHost == "" {
-		ep.LocalHost = "localhost"
+	if ep.LocalHost == "" && base == "smtp" {
+		ep.LocalHost = c.localHostName()
 	}
 	if err := checkLine(ep.LocalHost); err != nil {
 		_, key, _ := r.lookup("localhost")
 		return nil, &SettingError{Key: key, Value: ep.LocalHost, Err: err}
 	}
 
-	ep.User = r.str("user", strings.TrimSpace(props["mail.user"]))
-	if v, _, ok := r.lookup("password"); ok {
-		ep.Password = v
+	userKey := "mail.user"
+	if v, key, ok := r.lookup("user"); ok && v != "" {
+		ep.User, userKey = v, key
+	} else {
+		ep.User = props["mail.user"]
 	}
-	if ep.Password == "" {
+	if t := strings.TrimSpace(ep.User); t != ep.User {
+		if t == "" {
+			ep.User = ""
+		} else {
+			r.warn(userKey, fmt.Sprintf("%q has a blank around it, which is part of the login name (as in JavaMail): remove it if the server does not expect it", ep.User))
+		}
+	}
+	passKey := "mail.password"
+	if v, key, ok := r.lookup("password"); ok && v != "" {
+		ep.Password, passKey = v, key
+	} else {
 		ep.Password = props["mail.password"]
+	}
+	if ep.Password != "" && strings.TrimSpace(ep.Password) != ep.Password {
+		r.warn(passKey, "the password has a blank at its start or end, which is part of it (as in JavaMail): check the file")
 	}
 	if err := checkLine(ep.User); err != nil {
 		return nil, &SettingError{Key: "mail." + proto + ".user", Value: ep.User, Err: err}
@@ -354,7 +513,7 @@ func resolveEndpoint(props map[string]string, proto string, c *config, warns *[]
 		return nil, &SettingError{Key: "mail." + proto + ".password", Err: err}
 	}
 	ep.Auth = r.boolean("auth", false)
-	mechs := r.str("auth.mechanisms", "")
+	mechs, mechKey, _ := r.list("auth.mechanisms")
 	if mechs == "" {
 		if c.token != nil {
 			mechs = "XOAUTH2 OAUTHBEARER"
@@ -365,8 +524,7 @@ func resolveEndpoint(props map[string]string, proto string, c *config, warns *[]
 	for _, m := range strings.FieldsFunc(mechs, func(r rune) bool { return r == ' ' || r == ',' || r == '\t' }) {
 		m = strings.ToUpper(m)
 		if !knownMechanism(m) {
-			_, key, _ := r.lookup("auth.mechanisms")
-			return nil, &SettingError{Key: key, Value: mechs, Err: fmt.Errorf("unsupported SASL mechanism %q (supported: %s)", m, strings.Join(supportedMechanisms, " "))}
+			return nil, &SettingError{Key: mechKey, Value: mechs, Err: fmt.Errorf("unsupported SASL mechanism %q (supported: %s)", m, strings.Join(supportedMechanisms, " "))}
 		}
 		if r.boolean("auth."+strings.ToLower(m)+".disable", false) {
 			continue // JavaMail's mail.smtp.auth.<mech>.disable
@@ -382,16 +540,21 @@ func resolveEndpoint(props map[string]string, proto string, c *config, warns *[]
 		ep.StartTLS = true
 	}
 	ep.CheckServerIdentity = r.boolean("ssl.checkserveridentity", true)
-	if trust, key, ok := r.lookup("ssl.trust"); ok && trust != "" {
+	if trust, key, ok := r.list("ssl.trust"); ok && trust != "" {
 		if trust == "*" {
 			ep.TrustAll = true
 			*warns = append(*warns, Warning{key, "every server certificate is trusted without verification"})
 		} else {
 			ep.TrustHosts = strings.Fields(trust)
+			if slices.ContainsFunc(ep.TrustHosts, func(h string) bool { return strings.EqualFold(h, ep.Host) }) {
+				*warns = append(*warns, Warning{key, fmt.Sprintf("names %s, so its certificate is accepted without verification (JavaMail's meaning, kept): prefer a trust store (WithRootCAs, SSL_CERT_FILE)", ep.Host)})
+			} else {
+				*warns = append(*warns, Warning{key, fmt.Sprintf("does not name %s, so its certificate is refused whatever it is (JavaMail's meaning, kept)", ep.Host)})
+			}
 		}
 	}
 	ep.TLSMin, ep.TLSMax = tls.VersionTLS12, 0
-	if v, key, ok := r.lookup("ssl.protocols"); ok && v != "" {
+	if v, key, ok := r.list("ssl.protocols"); ok && v != "" {
 		min, max, w, err := parseTLSProtocols(v)
 		if err != nil {
 			return nil, &SettingError{Key: key, Value: v, Err: err}
@@ -400,6 +563,23 @@ func resolveEndpoint(props map[string]string, proto string, c *config, warns *[]
 			*warns = append(*warns, Warning{key, w})
 		}
 		ep.TLSMin, ep.TLSMax = min, max
+	}
+	if v, key, ok := r.list("ssl.ciphersuites"); ok && v != "" {
+		suites, tls13, err := parseCipherSuites(v)
+		if err != nil {
+			return nil, &SettingError{Key: key, Value: v, Err: err}
+		}
+		ep.CipherSuites = suites
+		switch {
+		case len(tls13) > 0:
+			*warns = append(*warns, Warning{key, "TLS 1.3 cipher suites cannot be chosen here: with " + strings.Join(tls13, " ") + " named, every TLS 1.3 suite of Go is enabled"})
+		case ep.TLSMin > tls.VersionTLS12:
+			return nil, &SettingError{Key: key, Value: v, Err: fmt.Errorf("names no TLS 1.3 suite, but ssl.protocols allows only TLS 1.3")}
+		default:
+			// As in Java: without a TLS 1.3 suite enabled, TLS 1.3
+			// cannot be negotiated.
+			ep.TLSMax = tls.VersionTLS12
+		}
 	}
 	ep.RootCAs = c.rootCAs
 	ep.TLSConfig = c.tlsConfig
@@ -419,14 +599,14 @@ func resolveEndpoint(props map[string]string, proto string, c *config, warns *[]
 
 	if base == "smtp" {
 		ep.SendPartial = r.boolean("sendpartial", false)
-		if v, key, ok := r.lookup("dsn.notify"); ok && v != "" {
+		if v, key, ok := r.list("dsn.notify"); ok && v != "" {
 			n, err := parseDSNNotify(v)
 			if err != nil {
 				return nil, &SettingError{Key: key, Value: v, Err: err}
 			}
 			ep.DSNNotify = n
 		}
-		if v, key, ok := r.lookup("dsn.ret"); ok && v != "" {
+		if v, key, ok := r.list("dsn.ret"); ok && v != "" {
 			switch strings.ToUpper(v) {
 			case "FULL", "HDRS":
 				ep.DSNRet = strings.ToUpper(v)
@@ -453,9 +633,18 @@ func resolveEndpoint(props map[string]string, proto string, c *config, warns *[]
 				return nil, &SettingError{Key: key, Value: ep.From, Err: err}
 			}
 		}
-		if ep.Auth && ep.User == "" && c.token == nil {
+		if ep.Auth && c.token == nil {
 			_, key, _ := r.lookup("auth")
-			return nil, &SettingError{Key: key, Value: "true", Err: fmt.Errorf("authentication asked for but no user set (mail.%s.user or mail.user)", proto)}
+			switch {
+			case ep.User == "":
+				return nil, &SettingError{Key: key, Value: "true", Err: fmt.Errorf("%w: authentication asked for but no user set (mail.%s.user or mail.user)", ErrAuth, proto)}
+			case ep.Password == "":
+				return nil, &SettingError{Key: "mail." + proto + ".password", Err: fmt.Errorf("%w: no password specified: %s=true and a user but no password (JavaMail refuses to connect: \"no password specified?\")", ErrAuth, key)}
+			}
+		}
+		if !ep.EHLO && (ep.StartTLS || ep.Auth) {
+			_, key, _ := r.lookup("ehlo")
+			r.warn(key, "false: HELO is said and the server's extensions are unknown, so STARTTLS and AUTH cannot be used (as in JavaMail)")
 		}
 	}
 	if r.err != nil {
@@ -555,4 +744,145 @@ func isLoopbackHost(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// sourceKey names key as the operator wrote it.
+func (c *config) sourceKey(key string) string {
+	if k, ok := c.sourceKeys[key]; ok {
+		return k
+	}
+	return key
+}
+
+// localHostName is the EHLO name without mail.smtp.localhost: the local
+// host's canonical name, found once per session. "" means none was found:
+// each connection then says its local address (see smtpConn.hello).
+func (c *config) localHostName() string {
+	if c.localName != nil {
+		return c.localName()
+	}
+	return canonicalLocalName(systemNames{})
+}
+
+// nameSource is what canonicalLocalName asks: the host name and the
+// resolver.
+type nameSource interface {
+	Hostname() (string, error)
+	LookupHost(ctx context.Context, host string) ([]string, error)
+	LookupAddr(ctx context.Context, addr string) ([]string, error)
+	LookupCNAME(ctx context.Context, host string) (string, error)
+}
+
+// systemNames is the operating system's host name and Go's resolver.
+type systemNames struct{}
+
+func (systemNames) Hostname() (string, error) { return os.Hostname() }
+func (systemNames) LookupHost(ctx context.Context, h string) ([]string, error) {
+	return net.DefaultResolver.LookupHost(ctx, h)
+}
+func (systemNames) LookupAddr(ctx context.Context, a string) ([]string, error) {
+	return net.DefaultResolver.LookupAddr(ctx, a)
+}
+func (systemNames) LookupCNAME(ctx context.Context, h string) (string, error) {
+	return net.DefaultResolver.LookupCNAME(ctx, h)
+}
+
+// nameLookupTimeout bounds the look-ups of the local host's name at
+// construction.
+const nameLookupTimeout = 2 * time.Second
+
+// canonicalLocalName follows JavaMail's
+// InetAddress.getLocalHost().getCanonicalHostName(): the host name,
+// resolved to its first address, and that address resolved back to a name.
+// Where JavaMail would use the bare address (no reverse name), the RFC 5321
+// address literal is used ("[192.0.2.1]", "[IPv6:2001:db8::1]"). A name
+// without a dot is completed from its CNAME when that has one (as hostname
+// -f), since servers such as Postfix with reject_non_fqdn_helo_hostname
+// refuse a bare name. "" when the host name does not resolve: JavaMail then
+// uses the connection's local address.
+func canonicalLocalName(ns nameSource) string {
+	h, err := ns.Hostname()
+	if err != nil || h == "" {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), nameLookupTimeout)
+	defer cancel()
+	addrs, err := ns.LookupHost(ctx, h)
+	if err != nil || len(addrs) == 0 {
+		return ""
+	}
+	name := ""
+	if names, err := ns.LookupAddr(ctx, addrs[0]); err == nil && len(names) > 0 {
+		name = strings.TrimSuffix(names[0], ".")
+	}
+	if name == "" {
+		return addressLiteral(addrs[0])
+	}
+	if !strings.Contains(name, ".") {
+		if cn, err := ns.LookupCNAME(ctx, name); err == nil {
+			if cn = strings.TrimSuffix(cn, "."); strings.Contains(cn, ".") {
+				name = cn
+			}
+		}
+	}
+	return name
+}
+
+// addressLiteral writes an IP address as an RFC 5321 address literal
+// ("localhost" for something that is not an address).
+func addressLiteral(addr string) string {
+	ip := net.ParseIP(addr)
+	switch {
+	case ip == nil:
+		return "localhost"
+	case ip.To4() != nil:
+		return "[" + ip.String() + "]"
+	default:
+		return "[IPv6:" + ip.String() + "]"
+	}
+}
+
+// parseCipherSuites maps JavaMail's mail.<p>.ssl.ciphersuites (Java names,
+// which are the IANA names Go uses too) to Go's suite IDs for TLS 1.2.
+// tls13 lists the TLS 1.3 suites named: Go cannot choose among them (it
+// always enables its three). An unknown or insecure name is an error.
+func parseCipherSuites(v string) (ids []uint16, tls13 []string, err error) {
+	for _, name := range strings.Fields(strings.ReplaceAll(v, ",", " ")) {
+		if id, ok := cipherSuiteID(name, tls.CipherSuites()); ok {
+			if isTLS13Suite(id) {
+				tls13 = append(tls13, name)
+			} else {
+				ids = append(ids, id)
+			}
+			continue
+		}
+		if _, ok := cipherSuiteID(name, tls.InsecureCipherSuites()); ok {
+			return nil, nil, fmt.Errorf("cipher suite %s is insecure and not allowed", name)
+		}
+		if name == "TLS_EMPTY_RENEGOTIATION_INFO_SCSV" {
+			continue // a signalling value, not a suite; Go sends it itself
+		}
+		return nil, nil, fmt.Errorf("unknown cipher suite %q (the IANA names, as in Java)", name)
+	}
+	if len(ids) == 0 && len(tls13) == 0 {
+		return nil, nil, fmt.Errorf("no cipher suite named")
+	}
+	return ids, tls13, nil
+}
+
+func cipherSuiteID(name string, suites []*tls.CipherSuite) (uint16, bool) {
+	for _, s := range suites {
+		if strings.EqualFold(s.Name, name) {
+			return s.ID, true
+		}
+	}
+	return 0, false
+}
+
+func isTLS13Suite(id uint16) bool {
+	switch id {
+	case tls.TLS_AES_128_GCM_SHA256, tls.TLS_AES_256_GCM_SHA384, tls.TLS_CHACHA20_POLY1305_SHA256:
+		return true
+	}
+	return false
 }

@@ -152,7 +152,8 @@ func TestEveryKeyHonoured(t *testing.T) {
 			t.Errorf("key %s not honoured", c.name)
 		}
 	}
-	if w := s.Warnings(); len(w) != 0 {
+	// The one warning: ssl.trust naming the host turns verification off.
+	if w := s.Warnings(); len(w) != 1 || w[0].Key != "mail.smtp.ssl.trust" || !strings.Contains(w[0].Message, "without verification") {
 		t.Errorf("unexpected warnings: %v", w)
 	}
 	if got := s.Property("mail.smtp.host"); got != "smtp.example.com" {
@@ -168,7 +169,6 @@ func TestValidationNamesKeyAndValue(t *testing.T) {
 		"mail.smtp.timeout":            {"mail.smtp.timeout", "ten"},
 		"mail.smtp.connectiontimeout":  {"mail.smtp.connectiontimeout", "-5"},
 		"mail.smtps.port":              {"mail.transport.protocol", "smtps", "mail.smtps.port", "70000"},
-		"mail.smtp.auth":               {"mail.smtp.auth", "maybe"},
 		"mail.smtp.auth.mechanisms":    {"mail.smtp.auth.mechanisms", "PLAIN NTLM"},
 		"mail.smtp.ssl.protocols":      {"mail.smtp.ssl.protocols", "SSLv3 TLSv1"},
 		"mail.smtp.dsn.ret":            {"mail.smtp.dsn.ret", "ALL"},
@@ -211,7 +211,7 @@ func TestWarnings(t *testing.T) {
 		"mail.smtp.port", "995",
 		"mail.smtp.connectionpolsize", "3",
 		"mail.totally.unknown", "x",
-		"mail.smtp.ehlo", "true", // a JavaMail key we ignore on purpose: no warning
+		"mail.smtp.ehlo", "true", // a JavaMail key honoured: no warning
 		"jdbc.default.url", "not mail",
 	), WithLogger(slog.New(slog.NewTextHandler(&logBuf, nil))))
 	if err != nil {
@@ -242,7 +242,7 @@ func TestWarnings(t *testing.T) {
 		"is the IMAP port":     {"mail.smtp.port", "143"},
 		"is the POP3 port":     {"mail.smtp.port", "110"},
 		"is the IMAPS port":    {"mail.smtp.port", "993"},
-		"credentials need TLS": {"mail.smtp.host", "smtp.example.com", "mail.smtp.auth", "true", "mail.smtp.user", "u"},
+		"credentials need TLS": {"mail.smtp.host", "smtp.example.com", "mail.smtp.auth", "true", "mail.smtp.user", "u", "mail.smtp.password", "p"},
 		"trusted without":      {"mail.smtp.ssl.trust", "*"},
 		"is the SMTP port":     {"mail.store.protocol", "imap", "mail.imap.port", "25"},
 		"ignored insecure":     {"mail.smtp.ssl.protocols", "TLSv1.1 TLSv1.2"},

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"strings"
 	"time"
 
@@ -137,17 +138,37 @@ func (sc *smtpConn) prepare(ctx context.Context, ep *endpoint, trace *slog.Logge
 	return nil
 }
 
-// hello says EHLO (HELO when the server does not know EHLO) and records the
-// extensions offered.
+// hello says EHLO (HELO when the server does not know EHLO, or when
+// mail.smtp.ehlo=false, as JavaMail) and records the extensions offered.
+// The name is the configured or canonical local name; without one, the
+// connection's local address as an address literal (JavaMail's last
+// resort is that address too).
 func (sc *smtpConn) hello(ep *endpoint) error {
-	r, err := sc.wire.roundTrip("EHLO " + ep.LocalHost)
+	name := ep.LocalHost
+	if name == "" {
+		name = "localhost"
+		if a, ok := sc.ec.Conn.LocalAddr().(*net.TCPAddr); ok && a.IP != nil {
+			name = addressLiteral(a.IP.String())
+		}
+	}
+	sc.ext = map[string]string{}
+	if !ep.EHLO {
+		r, err := sc.wire.roundTrip("HELO " + name)
+		if err != nil {
+			return err
+		}
+		if r.code != 250 {
+			return r.err()
+		}
+		return nil
+	}
+	r, err := sc.wire.roundTrip("EHLO " + name)
 	if err != nil {
 		return err
 	}
-	sc.ext = map[string]string{}
 	if r.code == 500 || r.code == 502 || r.code == 504 || r.code == 550 {
 		// An old server without ESMTP (RFC 5321, 4.1.4): HELO, no extensions.
-		if r, err = sc.wire.roundTrip("HELO " + ep.LocalHost); err != nil {
+		if r, err = sc.wire.roundTrip("HELO " + name); err != nil {
 			return err
 		}
 		if r.code != 250 {

@@ -43,6 +43,9 @@ func tlsConfigFor(ep *endpoint) *tls.Config {
 	if ep.TLSMax != 0 {
 		cfg.MaxVersion = ep.TLSMax
 	}
+	if ep.CipherSuites != nil {
+		cfg.CipherSuites = ep.CipherSuites
+	}
 	if cfg.InsecureSkipVerify {
 		return cfg // the caller's explicit choice in its own tls.Config
 	}

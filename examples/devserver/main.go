@@ -7,7 +7,8 @@
 // The default ports are the standard ones plus 10000 (10025 SMTP, 10465
 // SMTPS, 10110 POP3, 10995 POP3S, 10143 IMAP, 10993 IMAPS), clear of the
 // ports the project's integration servers (Postfix, Dovecot, Mailpit) use;
-// flags change them. It prints the JavaMail properties to paste into a configuration, writes the
+// flags change them. It prints the JavaMail properties and the same settings as
+// Liferay portal-ext.properties keys to paste into a configuration, writes the
 // certificate authority that signed its TLS certificate to a file it names
 // (for --cacert, SSL_CERT_FILE or a Java trust store), and prints each message
 // as it arrives. Ctrl-C (or SIGTERM) stops it.
@@ -31,6 +32,7 @@ import (
 	"syscall"
 
 	"github.com/jmailgo/jmail/mailsession/mailtest"
+	"github.com/jmailgo/jmail/properties"
 )
 
 func main() {
@@ -103,8 +105,13 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		srv.Host(), p.SMTP, p.SMTPS, p.POP3, p.POP3S, p.IMAP, p.IMAPS)
 	fmt.Fprintf(out, "mailbox %s; any other domain is accepted and only printed\n", *user)
 	fmt.Fprintf(out, "CA certificate: %s   (curl --cacert, SSL_CERT_FILE=, or keytool -importcert)\n\n", caPath)
+	jm := srv.Properties(m, *store)
 	fmt.Fprintf(out, "# JavaMail properties (%s, %s):\n", *mode, *store)
-	if err := srv.Properties(m, *store).Store(out); err != nil {
+	if err := jm.Store(out); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\n# Liferay portal-ext.properties (%s, %s):\n", *mode, *store)
+	if err := portalProperties(jm).Store(out); err != nil {
 		return err
 	}
 	fmt.Fprintln(out, "\nwaiting for mail; Ctrl-C to stop")
@@ -114,6 +121,24 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	<-ctx.Done()
 	fmt.Fprintln(out, "stopping")
 	return nil
+}
+
+// portalProperties writes JavaMail properties as Liferay's
+// portal-ext.properties keys: mail.session.mail=true (the Control Panel
+// settings: AUTH on with the login), every key under mail.session., and the
+// From as Liferay's default sender, admin.email.from.address.
+func portalProperties(jm *properties.Properties) *properties.Properties {
+	p := properties.New()
+	p.Set("mail.session.mail", "true")
+	for _, k := range jm.Keys() {
+		v, _ := jm.Get(k)
+		if k == "mail.from" {
+			p.Set("admin.email.from.address", v)
+			continue
+		}
+		p.Set("mail.session."+k, v)
+	}
+	return p
 }
 
 // printMessage prints the envelope and subject of an accepted message.

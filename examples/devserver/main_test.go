@@ -47,7 +47,9 @@ func TestRunPrintsPropertiesAndMessages(t *testing.T) {
 	if m == nil {
 		t.Fatalf("no SMTP port in output:\n%s", out.String())
 	}
-	for _, want := range []string{"mail.store.protocol=pop3\n", "mail.pop3.user=user@example.com\n", "CA certificate: "} {
+	for _, want := range []string{"mail.store.protocol=pop3\n", "mail.pop3.user=user@example.com\n", "CA certificate: ",
+		"mail.session.mail=true\n", "mail.session.mail.smtp.host=127.0.0.1\n", "mail.session.mail.store.protocol=pop3\n",
+		"mail.session.mail.smtp.port=" + m[1] + "\n", "admin.email.from.address=user@example.com\n"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q", want)
 		}
