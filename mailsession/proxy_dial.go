@@ -71,6 +71,10 @@ func (p proxySpec) addr() string { return net.JoinHostPort(p.Host, strconv.Itoa(
 // the server: a proxy or a dialer of the user's is in between.
 func (p proxySpec) indirect() bool { return p.Kind != proxyNone || p.Dial != nil }
 
+// javaMailDiffers starts a warning about a documented improvement over
+// JavaMail's reading of a proxy key.
+const javaMailDiffers = "differs from JavaMail: "
+
 // resolveProxy reads JavaMail's proxy keys for one endpoint, as Angus
 // Mail's SocketFetcher.createSocket does: mail.<p>.proxy.host (HTTP
 // CONNECT, default port 80, "host:port" accepted, proxy.port wins over the
@@ -140,8 +144,12 @@ func resolveProxy(r *propReader, ep *endpoint, c *config, warns *[]Warning) {
 	port = r.integer(portName, port, 1, 65535)
 	ep.Proxy.Kind, ep.Proxy.Host, ep.Proxy.Port = kind, host, port
 	if kind != proxyHTTP {
+		if net.ParseIP(ep.Host) == nil {
+			warn(hostName, javaMailDiffers+"the SOCKS proxy resolves the server's name "+ep.Host+" (JavaMail resolves it itself when it can and sends the address)")
+		}
 		return
 	}
+	warn(hostName, javaMailDiffers+"any 2xx reply to CONNECT opens the tunnel, as RFC 9110 says (JavaMail takes only 200)")
 	user, userKey, userOK := r.lookup("proxy.user")
 	pass, _, passOK := r.lookup("proxy.password")
 	switch {

@@ -587,14 +587,15 @@ func TestWithDialerDirect(t *testing.T) {
 // warnings where a key does nothing, and settings errors naming the key.
 func TestProxySettings(t *testing.T) {
 	tests := []struct {
-		name    string
-		keys    map[string]string
-		want    string // proxy String()
-		auth    bool
-		warn    string // a warning's key, if any
-		errKey  string // a SettingError's key, if any
-		proto   string // default smtp
-		warnMsg string
+		name     string
+		keys     map[string]string
+		want     string // proxy String()
+		auth     bool
+		warn     string // a warning's key, if any
+		errKey   string // a SettingError's key, if any
+		proto    string // default smtp
+		warnMsg  string
+		noDiffer bool // no "differs from JavaMail" warning expected
 	}{
 		{name: "none", keys: nil, want: "direct"},
 		{name: "http default port", keys: map[string]string{"mail.smtp.proxy.host": "px.example"}, want: "HTTP proxy px.example:80"},
@@ -605,6 +606,7 @@ func TestProxySettings(t *testing.T) {
 		{name: "http user without password", keys: map[string]string{"mail.smtp.proxy.host": "px", "mail.smtp.proxy.user": "u"}, want: "HTTP proxy px:80", warn: "mail.smtp.proxy.user"},
 		{name: "socks default port", keys: map[string]string{"mail.smtp.socks.host": "sx"}, want: "SOCKS5 proxy sx:1080"},
 		{name: "socks host:port and port key", keys: map[string]string{"mail.smtp.socks.host": "sx:1", "mail.smtp.socks.port": "2"}, want: "SOCKS5 proxy sx:2"},
+		{name: "socks to an IP: nothing to resolve", keys: map[string]string{"mail.smtp.host": "192.0.2.1", "mail.smtp.socks.host": "sx"}, want: "SOCKS5 proxy sx:1080", noDiffer: true},
 		{name: "both: http wins", keys: map[string]string{"mail.smtp.socks.host": "sx", "mail.smtp.proxy.host": "px"}, want: "HTTP proxy px:80", warn: "mail.smtp.socks.host", warnMsg: "HTTP proxy wins"},
 		{name: "socks with proxy user", keys: map[string]string{"mail.smtp.socks.host": "sx", "mail.smtp.proxy.user": "u"}, want: "SOCKS5 proxy sx:1080", warn: "mail.smtp.proxy.user"},
 		{name: "port alone", keys: map[string]string{"mail.smtp.socks.port": "1"}, want: "direct", warn: "mail.smtp.socks.port"},
@@ -618,7 +620,7 @@ func TestProxySettings(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := properties.New()
 			p.Set("mail.smtp.host", "mail.example.com")
-			for k, v := range tt.keys {
+			for k, v := range tt.keys { // may override the host
 				p.Set(k, v)
 			}
 			s, err := FromProperties(p, WithLogger(quietLogger()))
@@ -645,13 +647,27 @@ func TestProxySettings(t *testing.T) {
 				}
 			}
 			var got []string
+			differs := 0
 			for _, w := range s.Warnings() {
+				if strings.HasPrefix(w.Message, javaMailDiffers) {
+					differs++
+					continue
+				}
 				if strings.Contains(w.Key, "proxy") || strings.Contains(w.Key, "socks") {
 					got = append(got, w.Key)
 					if tt.warnMsg != "" && !strings.Contains(w.Message, tt.warnMsg) {
 						t.Errorf("warning %v, want %q", w, tt.warnMsg)
 					}
 				}
+			}
+			// Every proxy in use says how it differs from JavaMail (the
+			// SOCKS proxy resolves names; any 2xx opens a CONNECT tunnel).
+			wantDiffers := 0
+			if px.Kind != proxyNone && !tt.noDiffer {
+				wantDiffers = 1
+			}
+			if differs != wantDiffers {
+				t.Errorf("%d 'differs from JavaMail' warnings, want %d: %v", differs, wantDiffers, s.Warnings())
 			}
 			if want := tt.warn; (want == "" && len(got) != 0) || (want != "" && (len(got) != 1 || got[0] != want)) {
 				t.Errorf("proxy warnings %v, want [%s]", got, want)
