@@ -18,18 +18,20 @@ type endpointConn struct {
 	t    *timeoutConn
 	ep   *endpoint
 	peek *peeker // nil when not a socket
+	// loopback: the server is on loopback (see dialEndpointTCP).
+	loopback bool
 }
 
 // dialEndpoint connects to ep within its connect timeout and ctx. For
 // implicit TLS (smtps, pop3s, imaps, ssl.enable) it completes the handshake,
-// so a bad certificate fails here.
+// so a bad certificate fails here. A proxy (ep.Proxy) is crossed first; TLS
+// runs inside the tunnel.
 func dialEndpoint(ctx context.Context, ep *endpoint) (*endpointConn, error) {
-	d := net.Dialer{Timeout: ep.ConnectTimeout}
-	raw, err := d.DialContext(ctx, "tcp", ep.Addr())
+	raw, loopback, err := dialEndpointTCP(ctx, ep)
 	if err != nil {
-		return nil, &protocolError{Op: "dial", Addr: ep.Addr(), Err: withContext(ctx, err)}
+		return nil, &protocolError{Op: "dial", Addr: ep.Addr(), Err: err}
 	}
-	c := &endpointConn{t: newTimeoutConn(raw, ep.ReadTimeout, ep.WriteTimeout), ep: ep}
+	c := &endpointConn{t: newTimeoutConn(raw, ep.ReadTimeout, ep.WriteTimeout), ep: ep, loopback: loopback}
 	if sc, ok := raw.(syscall.Conn); ok {
 		if rc, err := sc.SyscallConn(); err == nil {
 			c.peek = newPeeker(rc)
@@ -77,13 +79,9 @@ func (c *endpointConn) tlsState() (tls.ConnectionState, bool) {
 	return tls.ConnectionState{}, false
 }
 
-// isLoopback reports whether the peer is a loopback address.
-func (c *endpointConn) isLoopback() bool {
-	if a, ok := c.t.Conn.RemoteAddr().(*net.TCPAddr); ok {
-		return a.IP.IsLoopback()
-	}
-	return false
-}
+// isLoopback reports whether the server is on loopback: the peer's
+// address, or the host name when a proxy is in between.
+func (c *endpointConn) isLoopback() bool { return c.loopback }
 
 // checkAuthAllowed refuses to send credentials over a connection without
 // TLS to a host that is not loopback, unless the user opted in.

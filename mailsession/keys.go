@@ -135,12 +135,12 @@ var protocolKeys = []Key{
 	{"allowreadonlyselect", "there is no IMAP folder model", NotSupported},
 	{"enablesasl", "the SASL mechanisms are built in (auth.mechanisms)", NotSupported},
 	{"compress.enable", "IMAP COMPRESS is not supported", NotSupported},
-	// The proxy keys: honoured on the proxy branch, which replaces these
-	// lines on merge.
-	{"proxy.host", "HTTP CONNECT proxies are not supported on this branch", NotSupported},
-	{"proxy.port", "HTTP CONNECT proxies are not supported on this branch", NotSupported},
-	{"socks.host", "SOCKS proxies are not supported on this branch", NotSupported},
-	{"socks.port", "SOCKS proxies are not supported on this branch", NotSupported},
+	{"proxy.host", "HTTP proxy the connection goes through (CONNECT), as host or host:port; wins over socks.host, as in JavaMail; any 2xx reply opens the tunnel (RFC 9110; JavaMail takes only 200, reported)", Honoured},
+	{"proxy.port", "HTTP proxy port (default 80, or the port in proxy.host); read only with proxy.host", Honoured},
+	{"proxy.user", "HTTP proxy user: Basic Proxy-Authorization when proxy.password is set too", Honoured},
+	{"proxy.password", "HTTP proxy password (never logged); used only with proxy.user", Honoured},
+	{"socks.host", "SOCKS5 proxy the connection goes through (no authentication), as host or host:port; used only without proxy.host; the server's host name is resolved by the proxy (JavaMail resolves it locally when it can, reported)", Honoured},
+	{"socks.port", "SOCKS5 proxy port (default 1080, or the port in socks.host)", Honoured},
 }
 
 var protocols = []string{"smtp", "smtps", "pop3", "pop3s", "imap", "imaps"}

@@ -196,12 +196,20 @@
 //     (auth.mechanisms)
 //   - mail.<p>.compress.enable (not supported): IMAP COMPRESS is not
 //     supported
-//   - mail.<p>.proxy.host (not supported): HTTP CONNECT proxies are not
-//     supported on this branch
-//   - mail.<p>.proxy.port (not supported): HTTP CONNECT proxies are not
-//     supported on this branch
-//   - mail.<p>.socks.host (not supported): SOCKS proxies are not supported on
-//     this branch
-//   - mail.<p>.socks.port (not supported): SOCKS proxies are not supported on
-//     this branch
+//   - mail.<p>.proxy.host (honoured): HTTP proxy the connection goes through
+//     (CONNECT), as host or host:port; wins over socks.host, as in JavaMail;
+//     any 2xx reply opens the tunnel (RFC 9110; JavaMail takes only 200,
+//     reported)
+//   - mail.<p>.proxy.port (honoured): HTTP proxy port (default 80, or the
+//     port in proxy.host); read only with proxy.host
+//   - mail.<p>.proxy.user (honoured): HTTP proxy user: Basic
+//     Proxy-Authorization when proxy.password is set too
+//   - mail.<p>.proxy.password (honoured): HTTP proxy password (never logged);
+//     used only with proxy.user
+//   - mail.<p>.socks.host (honoured): SOCKS5 proxy the connection goes
+//     through (no authentication), as host or host:port; used only without
+//     proxy.host; the server's host name is resolved by the proxy (JavaMail
+//     resolves it locally when it can, reported)
+//   - mail.<p>.socks.port (honoured): SOCKS5 proxy port (default 1080, or the
+//     port in socks.host)
 package mailsession

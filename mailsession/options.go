@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"log/slog"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -35,6 +36,7 @@ type config struct {
 	allowCleartext bool
 	rootCAs        *x509.CertPool
 	tlsConfig      *tls.Config
+	dialer         DialFunc
 	connectTimeout time.Duration
 	readTimeout    time.Duration
 	writeTimeout   time.Duration
@@ -241,6 +243,21 @@ func WithRootCAs(pool *x509.CertPool) Option {
 // raised to TLS 1.2.
 func WithTLSConfig(cfg *tls.Config) Option {
 	return func(c *config) { c.tlsConfig = cfg }
+}
+
+// WithDialer makes every connection of the session, transport and store,
+// start with dial instead of a net.Dialer: a custom local address, a tunnel
+// of the caller's, a test network. It composes with JavaMail's proxy keys:
+// with mail.<p>.socks.host or mail.<p>.proxy.host set, dial opens the
+// connection to the proxy and the SOCKS5 or HTTP CONNECT handshake runs
+// over it; without them, dial connects to the mail server itself
+// ("tcp", "host:port"). Its ctx ends at the connect timeout. TLS, implicit
+// or by STARTTLS, runs over whatever dial returns and verifies the mail
+// server's host name. As the peer's address then says nothing about the
+// server, credentials go without TLS only to a server named localhost or
+// by a loopback IP (see WithInsecureAuth).
+func WithDialer(dial func(ctx context.Context, network, addr string) (net.Conn, error)) Option {
+	return func(c *config) { c.dialer = dial }
 }
 
 // WithTimeouts sets the connect timeout and the per-I/O read and write

@@ -74,6 +74,9 @@ type endpoint struct {
 	RootCAs             *x509.CertPool
 	TLSConfig           *tls.Config // base config from an option, cloned per use
 
+	// Proxy is how the server is reached (mail.<p>.proxy.*, socks.*, WithDialer).
+	Proxy proxySpec
+
 	ConnectTimeout time.Duration
 	ReadTimeout    time.Duration
 	WriteTimeout   time.Duration
@@ -596,6 +599,7 @@ func resolveEndpoint(props map[string]string, proto string, c *config, warns *[]
 	if c.writeTimeout > 0 {
 		ep.WriteTimeout = c.writeTimeout
 	}
+	resolveProxy(r, ep, c, warns)
 
 	if base == "smtp" {
 		ep.SendPartial = r.boolean("sendpartial", false)

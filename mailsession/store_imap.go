@@ -40,14 +40,10 @@ func (s *Session) openIMAP(ctx context.Context, ep *endpoint, folder string) (*i
 	var loopback bool
 	dial := func(ctx context.Context) (net.Conn, error) {
 		// A plain TCP connection: imapstore's watchdog owns the deadlines
-		// (a per-read deadline would cut imapclient's idle reader).
-		d := net.Dialer{Timeout: ep.ConnectTimeout}
-		c, err := d.DialContext(ctx, "tcp", ep.Addr())
-		if err == nil {
-			if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-				loopback = a.IP.IsLoopback()
-			}
-		}
+		// (a per-read deadline would cut imapclient's idle reader). Through
+		// ep's proxy, if any.
+		c, lb, err := dialEndpointTCP(ctx, ep)
+		loopback = lb
 		return c, err
 	}
 	c, err := imapstore.Dial(ctx, dial, imapstore.Options{
