@@ -95,20 +95,9 @@ install_packages() {
 	command -v curl >/dev/null || need+=(curl)
 	[ ${#need[@]} -eq 0 ] && return 0
 	log "apt-get install ${need[*]}"
-	# Package scripts must not start daemons on system ports: a policy-rc.d
-	# that exits 101 refuses every start. Keep one that exists already.
-	local created_policy=
-	if [ ! -e /usr/sbin/policy-rc.d ]; then
-		printf '#!/bin/sh\n# jmail integration set-up: refuse service starts during apt-get\nexit 101\n' >/usr/sbin/policy-rc.d
-		chmod 755 /usr/sbin/policy-rc.d
-		created_policy=1
-	fi
 	# Postfix asks how to configure the system instance: we never use it.
 	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
-	local rc=0
-	{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}"; } >"$STATE/apt.log" 2>&1 || rc=$?
-	[ -n "$created_policy" ] && rm -f /usr/sbin/policy-rc.d
-	[ $rc -eq 0 ] || { tail -n 30 "$STATE/apt.log" >&2; die "apt-get install failed (log: $STATE/apt.log)"; }
+	"$HERE/apt-install.sh" "$STATE/apt.log" "${need[@]}" || die "apt-get install failed"
 }
 
 install_mailpit() {

@@ -22,6 +22,7 @@
 #                               ConnectPort limited to the mail servers' ports
 set -euo pipefail
 
+HERE=$(cd "$(dirname "$0")" && pwd)
 STATE=${JMAIL_PROXY_DIR:-/tmp/jmail-proxy}
 SOCKS_ADDR=127.0.0.1 SOCKS_PORT=11080
 HTTP_ADDR=127.0.0.1 HTTP_PORT=18888
@@ -41,23 +42,9 @@ install_packages() {
 	[ -x /usr/bin/tinyproxy ] || need+=(tinyproxy)
 	[ ${#need[@]} -eq 0 ] && return 0
 	log "apt-get install ${need[*]}"
-	# Package scripts must not start the system daemons (danted on 1080,
-	# tinyproxy on 8888, all interfaces): a policy-rc.d that exits 101
-	# refuses every start. Keep one that exists already.
-	local created_policy=
-	if [ ! -e /usr/sbin/policy-rc.d ]; then
-		printf '#!/bin/sh\n# jmail integration set-up: refuse service starts during apt-get\nexit 101\n' >/usr/sbin/policy-rc.d
-		chmod 755 /usr/sbin/policy-rc.d
-		created_policy=1
-	fi
-	local rc=0
-	{
-		# apt-get update only when the package is not known yet.
-		if ! apt-cache show "${need[@]}" >/dev/null 2>&1; then apt-get update -q; fi
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}"
-	} >"$STATE/apt.log" 2>&1 || rc=$?
-	[ -n "$created_policy" ] && rm -f /usr/sbin/policy-rc.d
-	[ $rc -eq 0 ] || { tail -n 30 "$STATE/apt.log" >&2; die "apt-get install failed (log: $STATE/apt.log)"; }
+	# Their package scripts would start danted on 1080 and tinyproxy on
+	# 8888 on all interfaces: apt-install.sh refuses service starts.
+	"$HERE/apt-install.sh" "$STATE/apt.log" "${need[@]}" || die "apt-get install failed"
 }
 
 configure() {
