@@ -465,3 +465,22 @@ func TestCipherSuites(t *testing.T) {
 		t.Errorf("TLS version %q, want TLS 1.2", rep.Transport.TLSVersion)
 	}
 }
+
+// TestProtocolAndDSNSpellingWarned: values JavaMail would take as they are
+// (and fail on, or send as written) but that are normalised here are
+// reported, not silently changed.
+func TestProtocolAndDSNSpellingWarned(t *testing.T) {
+	s := mustSession(t, props("mail.transport.protocol", "SMTP ", "mail.store.protocol", "IMAP", "mail.smtp.dsn.ret", "hdrs"))
+	want := map[string]string{"mail.transport.protocol": "NoSuchProviderException", "mail.store.protocol": "NoSuchProviderException", "mail.smtp.dsn.ret": "RET=HDRS"}
+	for _, w := range s.Warnings() {
+		if sub, ok := want[w.Key]; ok && strings.Contains(w.Message, sub) {
+			delete(want, w.Key)
+		}
+	}
+	if len(want) != 0 {
+		t.Errorf("no warning for %v: %v", want, s.Warnings())
+	}
+	if s.set.transport.Protocol != "smtp" || s.set.transport.DSNRet != "HDRS" {
+		t.Errorf("read as %q, RET %q", s.set.transport.Protocol, s.set.transport.DSNRet)
+	}
+}

@@ -90,6 +90,11 @@ func resolveProxy(r *propReader, ep *endpoint, c *config, warns *[]Warning) {
 		*warns = append(*warns, Warning{key, msg})
 	}
 	set := func(name string) bool { v, _, ok := r.lookup(name); return ok && v != "" }
+	for _, name := range []string{"proxy.host", "socks.host"} {
+		if v, _, ok := r.lookup(name); ok && v == "" {
+			warn(name, "empty: no proxy is used; JavaMail would try a proxy with an empty host name and fail")
+		}
+	}
 
 	hostName, portName, kind, defPort := "proxy.host", "proxy.port", proxyHTTP, 80
 	if !set("proxy.host") {

@@ -695,3 +695,18 @@ func TestProxyKeysDocumented(t *testing.T) {
 		}
 	}
 }
+
+// TestEmptyProxyHostWarned: an empty proxy host means no proxy here, which
+// JavaMail would not do: it is reported.
+func TestEmptyProxyHostWarned(t *testing.T) {
+	for _, k := range []string{"mail.smtp.proxy.host", "mail.smtp.socks.host"} {
+		s := mustSession(t, props(k, ""))
+		found := false
+		for _, w := range s.Warnings() {
+			found = found || (w.Key == k && strings.Contains(w.Message, "empty"))
+		}
+		if !found || s.set.transport.Proxy.Kind != proxyNone {
+			t.Errorf("%s empty: warnings %v, proxy %v", k, s.Warnings(), s.set.transport.Proxy.Kind)
+		}
+	}
+}

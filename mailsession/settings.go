@@ -369,6 +369,7 @@ func resolveSettingsKeys(props map[string]string, c *config) (*settings, error) 
 	if tp == "" {
 		tp = "smtp"
 	}
+	s.warnings = append(s.warnings, protocolCaseWarnings(props)...)
 	if tp != "smtp" && tp != "smtps" {
 		return nil, &SettingError{Key: "mail.transport.protocol", Value: tp, Err: fmt.Errorf("unknown transport protocol (want smtp or smtps)")}
 	}
@@ -418,6 +419,21 @@ func hostValue(key, v string) error {
 		return &SettingError{Key: key, Value: v, Err: fmt.Errorf("not a host name")}
 	}
 	return nil
+}
+
+// protocolCaseWarnings reports a protocol name that JavaMail would not
+// find (it looks providers up by the exact name: "SMTP" or "smtp " is a
+// NoSuchProviderException there) but that is read here in lower case
+// without blanks.
+func protocolCaseWarnings(props map[string]string) []Warning {
+	var w []Warning
+	for _, k := range []string{"mail.transport.protocol", "mail.store.protocol"} {
+		v := props[k]
+		if n := strings.ToLower(strings.TrimSpace(v)); v != "" && n != v {
+			w = append(w, Warning{k, fmt.Sprintf("%q is read here as %q; JavaMail knows no protocol %q (NoSuchProviderException): write it so", v, n, v)})
+		}
+	}
+	return w
 }
 
 func resolveEndpoint(props map[string]string, proto string, c *config, warns *[]Warning) (*endpoint, error) {
@@ -614,6 +630,9 @@ func resolveEndpoint(props map[string]string, proto string, c *config, warns *[]
 			switch strings.ToUpper(v) {
 			case "FULL", "HDRS":
 				ep.DSNRet = strings.ToUpper(v)
+				if raw, _, _ := r.lookup("dsn.ret"); raw != ep.DSNRet {
+					r.warn(key, fmt.Sprintf("%q is sent here as RET=%s; JavaMail sends the value as it is", raw, ep.DSNRet))
+				}
 			default:
 				return nil, &SettingError{Key: key, Value: v, Err: fmt.Errorf("want FULL or HDRS")}
 			}
