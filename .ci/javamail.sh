@@ -34,12 +34,10 @@ install_packages() {
 		echo "  apt-get install -y --no-install-recommends libmail-java libjakarta-mail-java" >&2
 		exit 1
 	fi
-	apt-get update
-	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-		libmail-java libjakarta-mail-java
-	if ! command -v javac >/dev/null; then
-		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends default-jdk-headless
-	fi
+	local pkgs=(libmail-java libjakarta-mail-java)
+	command -v javac >/dev/null || pkgs+=(default-jdk-headless)
+	mkdir -p "$state"
+	.ci/apt-install.sh "$state/apt.log" "${pkgs[@]}"
 	jars_present || { echo "javamail: packages installed but jars not found; see dpkg -L libmail-java" >&2; exit 1; }
 }
 
