@@ -1,0 +1,319 @@
+// Package outbox sends mail durably and asynchronously: a message enqueued
+// is composed at once, stored, and sent by workers that retry temporary
+// failures with back-off until a maximum age, resume after a restart, and
+// never send it again to a recipient who has it.
+//
+// It is Liferay's MailEngine made durable, on River
+// (github.com/riverqueue/river): River holds the jobs, their retries,
+// schedules and graceful stop; the outbox adds one job kind, its worker,
+// and a table of its own beside River's that keeps each message's RFC 5322
+// bytes and the fate of each recipient. SQLite (River's riversqlite over
+// modernc.org/sqlite, pure Go) is the embedded default:
+//
+//	ob, err := outbox.Open(ctx, session, outbox.SQLite("outbox.db"), outbox.WithMigrate())
+//	id, err := ob.Enqueue(ctx, msg) // durable when it returns
+//	err = ob.Start(ctx)             // workers send in the background
+//	st, err := ob.Status(ctx, id)   // Pending, Sending, Sent, Failed, Canceled
+//	err = ob.Stop(ctx)              // lets the sends in flight finish
+//
+// # Outcomes
+//
+// Each recipient ends Sent, Failed (a 5xx, or the maximum age reached) or,
+// while the message is retried, stays Pending. A retry goes only to the
+// recipients not yet reached. A message is Sent when every recipient has a
+// final outcome and at least one has it, Failed when none has it. A send
+// whose outcome is uncertain (the end of the message was written but no
+// reply came, see mailsession.ErrUncertain) is retried by default, with the
+// same Message-ID so that receivers can de-duplicate; WithUncertain(false)
+// fails those recipients instead.
+package outbox
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+
+	"github.com/jmailgo/jmail/mailsession"
+)
+
+// Defaults.
+const (
+	// DefaultMaxAge is how long temporary failures are retried before the
+	// message fails: Postfix's maximal_queue_lifetime.
+	DefaultMaxAge = 5 * 24 * time.Hour
+	// DefaultMaxSize is the largest composed message Enqueue accepts.
+	DefaultMaxSize = 25 << 20
+	// DefaultMinBackoff and DefaultMaxBackoff bound the delay between
+	// attempts (doubling from the first, with jitter), as Postfix's
+	// minimal_backoff_time and maximal_backoff_time.
+	DefaultMinBackoff = 5 * time.Minute
+	DefaultMaxBackoff = 4000 * time.Second
+	// DefaultAttemptTimeout bounds one attempt (River's job timeout).
+	DefaultAttemptTimeout = 10 * time.Minute
+)
+
+const (
+	jobKind     = "jmail_outbox_send"
+	queueName   = "jmail_outbox"
+	maxAttempts = 10000 // the maximum age, not a count, ends the retries
+)
+
+// ErrTooLarge is returned by Enqueue for a message larger than the size cap
+// (WithMaxSize).
+var ErrTooLarge = errors.New("outbox: message too large")
+
+// ErrNotFound is returned for an ID the outbox does not hold.
+var ErrNotFound = errors.New("outbox: no such message")
+
+// ErrFinished is returned by Cancel and Retry for a message whose outcome
+// does not allow it (Cancel of a Sent or Failed message, Retry of a Sent
+// one or of one being sent).
+var ErrFinished = errors.New("outbox: message already finished")
+
+// Outbox is a durable queue of messages sent through a mailsession.Session.
+// Its methods are safe for concurrent use.
+type Outbox struct {
+	s      *mailsession.Session
+	db     *sql.DB
+	owned  bool
+	client *river.Client[*sql.Tx]
+	cfg    config
+
+	mu      sync.Mutex
+	started bool
+	closed  bool
+}
+
+// Option configures Open.
+type Option func(*config)
+
+type config struct {
+	migrate        bool
+	maxAge         time.Duration
+	maxSize        int64
+	minBackoff     time.Duration
+	maxBackoff     time.Duration
+	workers        int
+	attemptTimeout time.Duration
+	pollInterval   time.Duration
+	retryUncertain bool
+	logger         *slog.Logger
+	onEvent        func(Event)
+}
+
+// WithMigrate makes Open run Migrate first. (A new SQLite file, with no
+// table at all, is migrated by Open in any case.)
+func WithMigrate() Option { return func(c *config) { c.migrate = true } }
+
+// WithMaxAge sets how long temporary failures are retried, counted from
+// Enqueue (or from the scheduled time, or from Retry); default 5 days.
+func WithMaxAge(d time.Duration) Option { return func(c *config) { c.maxAge = d } }
+
+// WithMaxSize sets the largest composed message Enqueue accepts, in bytes;
+// default 25 MiB.
+func WithMaxSize(n int64) Option { return func(c *config) { c.maxSize = n } }
+
+// WithBackoff sets the delay before the first retry and the largest delay:
+// each retry waits twice as long as the one before, with ±25 % jitter,
+// never past the maximum age. Default 5 minutes and 4000 seconds.
+func WithBackoff(first, max time.Duration) Option {
+	return func(c *config) { c.minBackoff, c.maxBackoff = first, max }
+}
+
+// WithWorkers sets how many messages are sent at once; default the SMTP
+// pool size (mail.smtp.connectionpoolsize, default 2).
+func WithWorkers(n int) Option { return func(c *config) { c.workers = n } }
+
+// WithAttemptTimeout bounds one attempt; default 10 minutes.
+func WithAttemptTimeout(d time.Duration) Option { return func(c *config) { c.attemptTimeout = d } }
+
+// WithPollInterval sets how often the workers look for due messages when
+// no notification woke them (River's FetchPollInterval; default 1s).
+func WithPollInterval(d time.Duration) Option { return func(c *config) { c.pollInterval = d } }
+
+// WithUncertain sets what happens to recipients whose outcome is uncertain
+// (see mailsession.ErrUncertain): retried (true, the default: a duplicate,
+// with the same Message-ID, rather than a loss) or failed (false).
+func WithUncertain(retry bool) Option { return func(c *config) { c.retryUncertain = retry } }
+
+// WithLogger sets where the outbox logs each attempt and outcome (and
+// River its warnings); default slog.Default().
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+
+// WithEvents calls fn with every attempt and outcome, from the worker that
+// made it; fn must not block for long.
+func WithEvents(fn func(Event)) Option { return func(c *config) { c.onEvent = fn } }
+
+// Open opens the outbox kept in d, sending through s. It does not start
+// the workers (Start). The outbox does not own s; it owns the database it
+// opened, closed by Close.
+func Open(ctx context.Context, s *mailsession.Session, d Database, opts ...Option) (*Outbox, error) {
+	if s == nil {
+		return nil, errors.New("outbox: nil session")
+	}
+	if d == nil {
+		return nil, errors.New("outbox: nil database")
+	}
+	cfg := config{
+		maxAge:         DefaultMaxAge,
+		maxSize:        DefaultMaxSize,
+		minBackoff:     DefaultMinBackoff,
+		maxBackoff:     DefaultMaxBackoff,
+		attemptTimeout: DefaultAttemptTimeout,
+		retryUncertain: true,
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.logger == nil {
+		cfg.logger = slog.Default()
+	}
+	if cfg.workers <= 0 {
+		cfg.workers = poolSize(s)
+	}
+	if cfg.maxAge <= 0 || cfg.maxSize <= 0 || cfg.minBackoff <= 0 || cfg.maxBackoff < cfg.minBackoff || cfg.attemptTimeout <= 0 {
+		return nil, errors.New("outbox: max age, max size, back-off and attempt timeout must be positive (and the first back-off at most the largest)")
+	}
+	db, owned, err := d.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*Outbox, error) {
+		if owned {
+			db.Close()
+		}
+		return nil, err
+	}
+	empty, err := checkSchema(ctx, db)
+	if err != nil && !cfg.migrate {
+		return fail(err)
+	}
+	if cfg.migrate || empty {
+		if err := migrate(ctx, db); err != nil {
+			return fail(err)
+		}
+	}
+	ob := &Outbox{s: s, db: db, owned: owned, cfg: cfg}
+	workers := river.NewWorkers()
+	if err := river.AddWorkerSafely(workers, &worker{ob: ob}); err != nil {
+		return fail(fmt.Errorf("outbox: %w", err))
+	}
+	rc := &river.Config{
+		Queues:               map[string]river.QueueConfig{queueName: {MaxWorkers: cfg.workers}},
+		Workers:              workers,
+		RetryPolicy:          &retryPolicy{cfg: &ob.cfg},
+		MaxAttempts:          maxAttempts,
+		JobTimeout:           cfg.attemptTimeout,
+		RescueStuckJobsAfter: cfg.attemptTimeout + time.Minute,
+		Logger:               slog.New(warnOnly{cfg.logger.Handler()}),
+	}
+	if cfg.pollInterval > 0 {
+		rc.FetchPollInterval = cfg.pollInterval
+		rc.FetchCooldown = min(cfg.pollInterval, 100*time.Millisecond)
+	}
+	ob.client, err = river.NewClient(riversqlite.New(db), rc)
+	if err != nil {
+		return fail(fmt.Errorf("outbox: %w", err))
+	}
+	return ob, nil
+}
+
+// poolSize is the session's SMTP pool size, the default number of workers.
+func poolSize(s *mailsession.Session) int {
+	proto := s.Property("mail.transport.protocol")
+	if proto == "" {
+		proto = "smtp"
+	}
+	if n, err := strconv.Atoi(s.Property("mail." + proto + ".connectionpoolsize")); err == nil && n > 0 {
+		return n
+	}
+	return 2
+}
+
+// DB returns the outbox's database, for a transaction to give EnqueueTx.
+// With SQLite it has a single connection: a transaction holds it (and the
+// workers wait) until it commits or rolls back.
+func (ob *Outbox) DB() *sql.DB { return ob.db }
+
+// Start starts the workers, which send due messages until Stop. ctx bounds
+// the workers' lifetime: when it ends they stop at once, as with Close.
+func (ob *Outbox) Start(ctx context.Context) error {
+	ob.mu.Lock()
+	defer ob.mu.Unlock()
+	if ob.closed {
+		return errors.New("outbox: closed")
+	}
+	if err := ob.client.Start(ctx); err != nil {
+		return fmt.Errorf("outbox: start: %w", err)
+	}
+	ob.started = true
+	return nil
+}
+
+// Stop stops fetching messages and waits for the sends in flight to finish
+// (their outcome recorded) or ctx to end; then it cancels those still
+// running (they are retried later) and returns ctx's error. Enqueue, Status,
+// Retry and Cancel keep working; Start may be called again.
+func (ob *Outbox) Stop(ctx context.Context) error {
+	ob.mu.Lock()
+	defer ob.mu.Unlock()
+	return ob.stopLocked(ctx)
+}
+
+func (ob *Outbox) stopLocked(ctx context.Context) error {
+	if !ob.started {
+		return nil
+	}
+	err := ob.client.Stop(ctx)
+	if err != nil && ctx.Err() != nil {
+		// Cancel the attempts still running; they return promptly since
+		// every send honours its ctx.
+		hard, cancel := context.WithTimeout(context.WithoutCancel(ctx), ob.cfg.attemptTimeout)
+		defer cancel()
+		ob.client.StopAndCancel(hard)
+	}
+	ob.started = false
+	if err != nil {
+		return fmt.Errorf("outbox: stop: %w", err)
+	}
+	return nil
+}
+
+// Close stops the workers at once (an attempt in flight is cancelled and
+// retried later) and closes the database if the outbox opened it. Use Stop
+// first to let the sends in flight finish.
+func (ob *Outbox) Close() error {
+	ob.mu.Lock()
+	defer ob.mu.Unlock()
+	if ob.closed {
+		return nil
+	}
+	ob.closed = true
+	if ob.started {
+		ctx, cancel := context.WithTimeout(context.Background(), ob.cfg.attemptTimeout)
+		defer cancel()
+		ob.client.StopAndCancel(ctx)
+		ob.started = false
+	}
+	if ob.owned {
+		return ob.db.Close()
+	}
+	return nil
+}
+
+// warnOnly passes River's warnings and errors on, not its routine logs.
+type warnOnly struct{ slog.Handler }
+
+func (h warnOnly) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelWarn && h.Handler.Enabled(ctx, l)
+}
+func (h warnOnly) WithAttrs(a []slog.Attr) slog.Handler { return warnOnly{h.Handler.WithAttrs(a)} }
+func (h warnOnly) WithGroup(n string) slog.Handler      { return warnOnly{h.Handler.WithGroup(n)} }

@@ -1,0 +1,254 @@
+package outbox
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+)
+
+// State is where a message is in the outbox.
+type State int
+
+// The states of a message.
+const (
+	Pending  State = iota // waiting for its (first or next) attempt
+	Sending               // an attempt is running
+	Sent                  // final: every recipient has an outcome, at least one has the message
+	Failed                // final: no recipient has the message
+	Canceled              // final: canceled before every recipient had an outcome
+)
+
+// String gives the state's name.
+func (s State) String() string {
+	switch s {
+	case Pending:
+		return "Pending"
+	case Sending:
+		return "Sending"
+	case Sent:
+		return "Sent"
+	case Failed:
+		return "Failed"
+	case Canceled:
+		return "Canceled"
+	}
+	return fmt.Sprintf("State(%d)", int(s))
+}
+
+// RecipientState is the fate of one envelope recipient.
+type RecipientState int
+
+// The states of a recipient.
+const (
+	RecipientPending RecipientState = iota // not reached yet
+	RecipientSent                          // the server accepted the message for it
+	RecipientFailed                        // refused (5xx), or the maximum age reached
+)
+
+// String gives the recipient state's name.
+func (s RecipientState) String() string {
+	switch s {
+	case RecipientPending:
+		return "Pending"
+	case RecipientSent:
+		return "Sent"
+	case RecipientFailed:
+		return "Failed"
+	}
+	return fmt.Sprintf("RecipientState(%d)", int(s))
+}
+
+// Recipient is one envelope recipient and its outcome so far.
+type Recipient struct {
+	Address string
+	State   RecipientState
+	Code    int    // the server's reply code to it (e.g. 550, 451); 0 if none
+	Reply   string // the last reply or failure concerning it; empty once sent
+	// Uncertain: an attempt wrote the end of the message and no reply
+	// came; it may have the message already (see mailsession.ErrUncertain).
+	Uncertain bool
+}
+
+// Status is a message's state in the outbox.
+type Status struct {
+	ID         ID
+	State      State
+	MessageID  string // the Message-ID fixed at Enqueue (empty for a raw message without one)
+	Attempts   int    // attempts started
+	Recipients []Recipient
+	LastError  string    // the last attempt's failure, if any
+	Enqueued   time.Time // when Enqueue stored it
+	Next       time.Time // when Pending: when the next attempt is due
+}
+
+// Status returns the message's state, attempts, recipients and last error.
+func (ob *Outbox) Status(ctx context.Context, id ID) (*Status, error) {
+	var created int64
+	var lastErr string
+	m, err := ob.load(ctx, ob.db, int64(id), false)
+	if err != nil {
+		return nil, err
+	}
+	if err := ob.db.QueryRowContext(ctx, `SELECT created_at, last_error FROM outbox_message WHERE id = ?`, int64(id)).Scan(&created, &lastErr); err != nil {
+		return nil, fmt.Errorf("outbox: status of %d: %w", id, err)
+	}
+	st := &Status{ID: id, MessageID: m.messageID, Attempts: m.attempts, LastError: lastErr, Enqueued: time.UnixMilli(created), Recipients: rcptList(m.rcpts, nil)}
+	switch m.outcome {
+	case "sent":
+		st.State = Sent
+	case "failed":
+		st.State = Failed
+	case "canceled":
+		st.State = Canceled
+	default:
+		job, err := ob.client.JobGet(ctx, m.jobID)
+		if errors.Is(err, river.ErrNotFound) {
+			st.State = Failed
+			if st.LastError == "" {
+				st.LastError = "outbox: the message's job is gone"
+			}
+			return st, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("outbox: status of %d: %w", id, err)
+		}
+		switch job.State {
+		case rivertype.JobStateRunning:
+			st.State = Sending
+		case rivertype.JobStateCancelled:
+			st.State = Canceled
+		case rivertype.JobStateDiscarded:
+			st.State = Failed
+		case rivertype.JobStateCompleted:
+			st.State = Sent
+		default:
+			st.State = Pending
+			st.Next = job.ScheduledAt
+		}
+	}
+	return st, nil
+}
+
+// rcptList converts rows to Recipients; with only non-nil, just those.
+func rcptList(rows []rcptRow, only []string) []Recipient {
+	var want map[string]bool
+	if only != nil {
+		want = map[string]bool{}
+		for _, a := range only {
+			want[a] = true
+		}
+	}
+	out := make([]Recipient, 0, len(rows))
+	for _, r := range rows {
+		if want != nil && !want[r.address] {
+			continue
+		}
+		rc := Recipient{Address: r.address, Code: r.code, Reply: r.reply, Uncertain: r.uncertain}
+		switch r.state {
+		case "sent":
+			rc.State = RecipientSent
+		case "failed":
+			rc.State = RecipientFailed
+		}
+		out = append(out, rc)
+	}
+	return out
+}
+
+// Retry makes the message due now. A Failed or Canceled message (or a Sent
+// one with failed recipients) is enqueued again for the recipients who do
+// not have it, with a new maximum age; a Pending one is moved forward; one
+// being sent is left alone. Retry of a message every recipient has fails
+// with ErrFinished.
+func (ob *Outbox) Retry(ctx context.Context, id ID) error {
+	tx, err := ob.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("outbox: retry: %w", err)
+	}
+	defer tx.Rollback()
+	m, err := ob.load(ctx, tx, int64(id), false)
+	if err != nil {
+		return err
+	}
+	if m.outcome == "" {
+		job, err := ob.client.JobGetTx(ctx, tx, m.jobID)
+		if err != nil && !errors.Is(err, river.ErrNotFound) {
+			return fmt.Errorf("outbox: retry: %w", err)
+		}
+		if err == nil && job.State == rivertype.JobStateRunning {
+			return nil
+		}
+		if err == nil && job.State != rivertype.JobStateCompleted && job.State != rivertype.JobStateCancelled && job.State != rivertype.JobStateDiscarded {
+			if _, err := ob.client.JobRetryTx(ctx, tx, m.jobID); err != nil {
+				return fmt.Errorf("outbox: retry: %w", err)
+			}
+			return commit(tx, "retry")
+		}
+		// The job ended without an outcome recorded: enqueue it again.
+	}
+	n := 0
+	for _, r := range m.rcpts {
+		if r.state != "sent" {
+			n++
+		}
+	}
+	if n == 0 {
+		return fmt.Errorf("%w: message %d was sent to every recipient", ErrFinished, id)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE outbox_recipient SET state = 'pending' WHERE message = ? AND state = 'failed'`, int64(id)); err != nil {
+		return fmt.Errorf("outbox: retry: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE outbox_message SET outcome = '', updated_at = ? WHERE id = ?`, time.Now().UnixMilli(), int64(id)); err != nil {
+		return fmt.Errorf("outbox: retry: %w", err)
+	}
+	if err := ob.insertJob(ctx, tx, int64(id), time.Now()); err != nil {
+		return err
+	}
+	return commit(tx, "retry")
+}
+
+// Cancel cancels a message not yet finished: it is not sent to the
+// recipients who do not have it yet. An attempt in flight is told to stop,
+// but what it delivered stays delivered. Cancel of a Canceled message does
+// nothing; of a Sent or Failed one it fails with ErrFinished.
+func (ob *Outbox) Cancel(ctx context.Context, id ID) error {
+	tx, err := ob.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("outbox: cancel: %w", err)
+	}
+	defer tx.Rollback()
+	var outcome string
+	var jobID int64
+	err = tx.QueryRowContext(ctx, `SELECT outcome, job_id FROM outbox_message WHERE id = ?`, int64(id)).Scan(&outcome, &jobID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%w: %d", ErrNotFound, id)
+	}
+	if err != nil {
+		return fmt.Errorf("outbox: cancel: %w", err)
+	}
+	switch outcome {
+	case "canceled":
+		return nil
+	case "sent", "failed":
+		return fmt.Errorf("%w: message %d is %s", ErrFinished, id, outcome)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE outbox_message SET outcome = 'canceled', updated_at = ? WHERE id = ?`, time.Now().UnixMilli(), int64(id)); err != nil {
+		return fmt.Errorf("outbox: cancel: %w", err)
+	}
+	if _, err := ob.client.JobCancelTx(ctx, tx, jobID); err != nil && !errors.Is(err, river.ErrNotFound) {
+		return fmt.Errorf("outbox: cancel: %w", err)
+	}
+	return commit(tx, "cancel")
+}
+
+func commit(tx *sql.Tx, op string) error {
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("outbox: %s: %w", op, err)
+	}
+	return nil
+}
