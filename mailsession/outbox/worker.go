@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/emersion/go-smtp"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
@@ -202,7 +203,7 @@ func (ob *Outbox) classify(err error, pending []string, byAddr map[string]*rcptR
 			for _, a := range pending {
 				ob.uncertain(byAddr, a, err.Error())
 			}
-		case errors.Is(err, mailsession.ErrInvalidMessage):
+		case errors.Is(err, mailsession.ErrInvalidMessage) || permanentReply(err):
 			for _, a := range pending {
 				setRcpt(byAddr, a, "failed", 0, err.Error(), false)
 			}
@@ -228,17 +229,31 @@ func (ob *Outbox) classify(err error, pending []string, byAddr map[string]*rcptR
 	for _, a := range se.Uncertain {
 		ob.uncertain(byAddr, a, se.Error())
 	}
-	why := ""
+	why, st, code := "", "pending", 0
 	if se.Err != nil {
 		why = se.Err.Error()
+		if permanentReply(se.Err) {
+			// A 5xx to MAIL FROM, DATA or the message: it will not be
+			// taken later either.
+			st = "failed"
+			var smtpErr *smtp.SMTPError
+			errors.As(se.Err, &smtpErr)
+			code = smtpErr.Code
+		}
 	}
 	for _, a := range se.Unsent {
-		setRcpt(byAddr, a, "pending", 0, why, false)
+		setRcpt(byAddr, a, st, code, why, false)
 	}
 	if se.Err == nil && len(se.Sent) == 0 && len(se.Uncertain) == 0 && len(se.Rejected) > 0 {
 		return se.Unsent
 	}
 	return nil
+}
+
+// permanentReply reports whether err is the server's 5xx reply.
+func permanentReply(err error) bool {
+	var smtpErr *smtp.SMTPError
+	return errors.As(err, &smtpErr) && smtpErr.Code >= 500 && smtpErr.Code < 600
 }
 
 func (ob *Outbox) uncertain(byAddr map[string]*rcptRow, a, reply string) {
