@@ -88,16 +88,19 @@ type Status struct {
 
 // Status returns the message's state, attempts, recipients and last error.
 func (ob *Outbox) Status(ctx context.Context, id ID) (*Status, error) {
-	var created int64
-	var lastErr string
-	m, err := ob.load(ctx, ob.db, int64(id), false)
+	// One read transaction: the message, its recipients and its job as of
+	// one moment (the worker records an attempt before River completes
+	// the job).
+	tx, err := ob.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("outbox: status of %d: %w", id, err)
+	}
+	defer tx.Rollback()
+	m, err := ob.load(ctx, tx, int64(id), false)
 	if err != nil {
 		return nil, err
 	}
-	if err := ob.db.QueryRowContext(ctx, `SELECT created_at, last_error FROM outbox_message WHERE id = ?`, int64(id)).Scan(&created, &lastErr); err != nil {
-		return nil, fmt.Errorf("outbox: status of %d: %w", id, err)
-	}
-	st := &Status{ID: id, MessageID: m.messageID, Attempts: m.attempts, LastError: lastErr, Enqueued: time.UnixMilli(created), Recipients: rcptList(m.rcpts, nil)}
+	st := &Status{ID: id, MessageID: m.messageID, Attempts: m.attempts, LastError: m.lastErr, Enqueued: time.UnixMilli(m.created), Recipients: rcptList(m.rcpts, nil)}
 	switch m.outcome {
 	case "sent":
 		st.State = Sent
@@ -106,7 +109,7 @@ func (ob *Outbox) Status(ctx context.Context, id ID) (*Status, error) {
 	case "canceled":
 		st.State = Canceled
 	default:
-		job, err := ob.client.JobGet(ctx, m.jobID)
+		job, err := ob.client.JobGetTx(ctx, tx, m.jobID)
 		if errors.Is(err, river.ErrNotFound) {
 			st.State = Failed
 			if st.LastError == "" {

@@ -34,6 +34,8 @@ type stored struct {
 	raw       []byte
 	outcome   string
 	attempts  int
+	lastErr   string
+	created   int64
 	rcpts     []rcptRow
 }
 
@@ -56,8 +58,8 @@ func (ob *Outbox) load(ctx context.Context, q interface {
 	if withRaw {
 		rawCol = "raw"
 	}
-	err := q.QueryRowContext(ctx, `SELECT job_id, message_id, env_from, `+rawCol+`, outcome, attempts FROM outbox_message WHERE id = ?`, id).
-		Scan(&m.jobID, &m.messageID, &m.from, &m.raw, &m.outcome, &m.attempts)
+	err := q.QueryRowContext(ctx, `SELECT job_id, message_id, env_from, `+rawCol+`, outcome, attempts, last_error, created_at FROM outbox_message WHERE id = ?`, id).
+		Scan(&m.jobID, &m.messageID, &m.from, &m.raw, &m.outcome, &m.attempts, &m.lastErr, &m.created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%w: %d", ErrNotFound, id)
 	}
