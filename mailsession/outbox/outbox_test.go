@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -275,13 +274,8 @@ func TestScheduled(t *testing.T) {
 }
 
 func TestTemporaryThenSuccess(t *testing.T) {
-	var mu sync.Mutex
-	var events []outbox.Event
-	e := setup(t, outbox.WithEvents(func(ev outbox.Event) {
-		mu.Lock()
-		events = append(events, ev)
-		mu.Unlock()
-	}))
+	events := make(chan outbox.Event, 1000)
+	e := setup(t, outbox.WithEvents(func(ev outbox.Event) { events <- ev }))
 	ctx := testCtx(t)
 	e.srv.SetFaults(mailtest.Faults{FailData: 451})
 	id, err := e.ob.Enqueue(ctx, msg("a@example.org"))
@@ -289,44 +283,51 @@ func TestTemporaryThenSuccess(t *testing.T) {
 		t.Fatal(err)
 	}
 	start(t, e.ob)
-	// Wait for a failed attempt to be recorded, then heal the server.
-	deadline := testCtx(t)
-	for {
-		st, err := e.ob.Status(ctx, id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if st.Attempts >= 1 && st.LastError != "" {
-			if !strings.Contains(st.LastError, "451") || st.Recipients[0].State != outbox.RecipientPending {
-				t.Fatalf("after the 451: %+v", st)
-			}
-			break
-		}
+	kinds := map[outbox.EventKind]int{}
+	next := func() outbox.Event {
+		t.Helper()
 		select {
-		case <-deadline.Done():
-			t.Fatalf("no failed attempt recorded: %+v", st)
-		case <-time.After(5 * time.Millisecond):
+		case ev := <-events:
+			if ev.ID != id {
+				t.Fatalf("event for %v: %+v", ev.ID, ev)
+			}
+			kinds[ev.Kind]++
+			return ev
+		case <-ctx.Done():
+			t.Fatalf("no more events after %v", kinds)
 		}
+		panic("unreachable")
+	}
+	// The first attempt fails with 451 and is recorded before its event.
+	if ev := next(); ev.Kind != outbox.EventAttempt || ev.Attempt != 1 {
+		t.Fatalf("first event %+v", ev)
+	}
+	ev := next()
+	if ev.Kind != outbox.EventRetry || ev.Err == nil || !strings.Contains(ev.Err.Error(), "451") {
+		t.Fatalf("second event %+v", ev)
+	}
+	st, err := e.ob.Status(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Attempts < 1 || !strings.Contains(st.LastError, "451") || st.Recipients[0].State != outbox.RecipientPending {
+		t.Fatalf("after the 451: %+v", st)
 	}
 	e.srv.SetFaults(mailtest.Faults{})
-	st := waitState(t, e.ob, id, outbox.Sent, outbox.Failed)
-	if st.State != outbox.Sent || st.Attempts < 2 {
-		t.Fatalf("status %+v", st)
+	for ev.Kind != outbox.EventSent {
+		if ev = next(); ev.Kind == outbox.EventFailed {
+			t.Fatalf("failed: %+v", ev)
+		}
+	}
+	st = waitState(t, e.ob, id, outbox.Sent, outbox.Failed)
+	if st.State != outbox.Sent || st.Attempts < 2 || st.Attempts != ev.Attempt {
+		t.Fatalf("status %+v, last event %+v", st, ev)
 	}
 	if n := len(e.srv.Received()); n != 1 {
 		t.Fatalf("received %d, want 1", n)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	kinds := map[outbox.EventKind]int{}
-	for _, ev := range events {
-		kinds[ev.Kind]++
-	}
-	if kinds[outbox.EventAttempt] < 2 || kinds[outbox.EventRetry] < 1 || kinds[outbox.EventSent] != 1 || kinds[outbox.EventFailed] != 0 {
+	if kinds[outbox.EventAttempt] != kinds[outbox.EventRetry]+1 {
 		t.Fatalf("events %v", kinds)
-	}
-	if last := events[len(events)-1]; last.Kind != outbox.EventSent || last.ID != id {
-		t.Fatalf("last event %+v", last)
 	}
 }
 
