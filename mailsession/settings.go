@@ -667,8 +667,14 @@ func resolveEndpoint(props map[string]string, proto string, c *config, warns *[]
 			if err != nil {
 				return nil, &SettingError{Key: key, Value: ep.From, Err: err}
 			}
-			if a.Address != ep.From {
-				r.warn(key, fmt.Sprintf("%q is not a bare address: JavaMail sends it as it is (MAIL FROM:<%s>), which servers refuse; here only %s is sent", ep.From, ep.From, a.Address))
+			// JavaMail's normalizeAddress: a value starting with "<" or
+			// ending with ">" is sent as it is, anything else in <>.
+			if a.Address != ep.From && "<"+a.Address+">" != ep.From {
+				sent := ep.From
+				if !strings.HasPrefix(sent, "<") && !strings.HasSuffix(sent, ">") {
+					sent = "<" + sent + ">"
+				}
+				r.warn(key, fmt.Sprintf("%q is not a bare address: JavaMail sends it as it is (MAIL FROM:%s), which servers refuse; here only %s is sent", ep.From, sent, a.Address))
 			}
 		}
 		if ep.Auth && c.token == nil {
