@@ -274,12 +274,11 @@ func TestEHLOName(t *testing.T) {
 }
 
 type fakeNames struct {
-	host     string
-	hostErr  error
-	addrs    map[string][]string
-	reverse  map[string][]string
-	cname    map[string]string
-	lookedUp []string
+	host    string
+	hostErr error
+	addrs   map[string][]string
+	reverse map[string][]string
+	cname   map[string]string
 }
 
 func (f *fakeNames) Hostname() (string, error) { return f.host, f.hostErr }

@@ -126,9 +126,6 @@ func (ep *endpoint) GoString() string { return "endpoint(" + ep.String() + ")" }
 // Format makes %v and %+v print String, never the fields.
 func (ep *endpoint) Format(f fmt.State, verb rune) { fmt.Fprint(f, ep.String()) }
 
-// isSMTP reports whether the endpoint is a transport.
-func (ep *endpoint) isSMTP() bool { return ep.Protocol == "smtp" || ep.Protocol == "smtps" }
-
 // settings is the complete, validated configuration of a Session.
 type settings struct {
 	props     map[string]string // effective properties after every overlay
