@@ -274,12 +274,11 @@ func TestEHLOName(t *testing.T) {
 }
 
 type fakeNames struct {
-	host     string
-	hostErr  error
-	addrs    map[string][]string
-	reverse  map[string][]string
-	cname    map[string]string
-	lookedUp []string
+	host    string
+	hostErr error
+	addrs   map[string][]string
+	reverse map[string][]string
+	cname   map[string]string
 }
 
 func (f *fakeNames) Hostname() (string, error) { return f.host, f.hostErr }
@@ -482,5 +481,69 @@ func TestProtocolAndDSNSpellingWarned(t *testing.T) {
 	}
 	if s.set.transport.Protocol != "smtp" || s.set.transport.DSNRet != "HDRS" {
 		t.Errorf("read as %q, RET %q", s.set.transport.Protocol, s.set.transport.DSNRet)
+	}
+}
+
+// Differences found by the JavaMail oracle (integration_javamail_test.go),
+// pinned here: with smtps JavaMail reads only mail.smtps.*, so a fall-back
+// to mail.smtp.* is warned naming that key; a comma in auth.mechanisms
+// (JavaMail splits at blanks only) is warned; a display name or angle
+// brackets in mail.smtp.from (JavaMail sends the value as it is) is
+// warned; CRAM-MD5, which JavaMail does not have, is used only when named.
+func TestOracleDifferencesReported(t *testing.T) {
+	s := mustSession(t, props("mail.transport.protocol", "smtps", "mail.smtp.host", "smtp.example.com", "mail.smtp.port", "2465",
+		"mail.smtps.auth", "true", "mail.smtp.user", "alice", "mail.smtps.password", "pw"))
+	ep := s.set.transport
+	if ep.Host != "smtp.example.com" || ep.Port != 2465 || ep.User != "alice" {
+		t.Errorf("fall-back not read: %s:%d user %q", ep.Host, ep.Port, ep.User)
+	}
+	for _, key := range []string{"mail.smtp.host", "mail.smtp.port", "mail.smtp.user"} {
+		if w := warningFor(s.Warnings(), key); !strings.Contains(w, "JavaMail reads only mail.smtps."+strings.TrimPrefix(key, "mail.smtp.")) || strings.Count(w, "|") != 0 {
+			t.Errorf("%s: warning %q, want one naming mail.smtps.*", key, w)
+		}
+	}
+	if w := warningFor(s.Warnings(), "mail.smtps.auth"); w != "" {
+		t.Errorf("mail.smtps.auth warned: %q", w)
+	}
+	plain := mustSession(t, props("mail.smtp.host", "smtp.example.com", "mail.smtp.port", "2525"))
+	if len(plain.Warnings()) != 0 {
+		t.Errorf("smtp keys for smtp warned: %v", plain.Warnings())
+	}
+
+	for _, tc := range []struct {
+		mechs, want, warn string
+	}{
+		{"", "PLAIN LOGIN", ""},
+		{"PLAIN,LOGIN", "PLAIN LOGIN", "blanks only"},
+		{"LOGIN, CRAM-MD5", "LOGIN CRAM-MD5", "blanks only"},
+		{"cram-md5 plain", "CRAM-MD5 PLAIN", ""},
+	} {
+		kv := []string{"mail.smtp.auth", "true", "mail.smtp.user", "u", "mail.smtp.password", "p"}
+		if tc.mechs != "" {
+			kv = append(kv, "mail.smtp.auth.mechanisms", tc.mechs)
+		}
+		s := mustSession(t, props(kv...))
+		if got := strings.Join(s.set.transport.Mechanisms, " "); got != tc.want {
+			t.Errorf("auth.mechanisms %q: %q, want %q", tc.mechs, got, tc.want)
+		}
+		if w := warningFor(s.Warnings(), "mail.smtp.auth.mechanisms"); (tc.warn == "") != (w == "") || !strings.Contains(w, tc.warn) {
+			t.Errorf("auth.mechanisms %q: warning %q, want %q", tc.mechs, w, tc.warn)
+		}
+	}
+
+	for _, tc := range []struct{ from, addr, warn string }{
+		{"bounce@example.com", "bounce@example.com", ""},
+		{"Bounces <bounce@example.com>", "bounce@example.com", "not a bare address"},
+		{"<bounce@example.com>", "bounce@example.com", ""}, // JavaMail sends it so too
+		{"Bounces <bounce@example.com>", "bounce@example.com", "MAIL FROM:Bounces <bounce@example.com>"},
+	} {
+		s := mustSession(t, props("mail.smtp.from", tc.from))
+		a, err := parseAddress(s.set.transport.From)
+		if err != nil || a.Address != tc.addr {
+			t.Errorf("mail.smtp.from %q: %v %v", tc.from, a, err)
+		}
+		if w := warningFor(s.Warnings(), "mail.smtp.from"); (tc.warn == "") != (w == "") || !strings.Contains(w, tc.warn) {
+			t.Errorf("mail.smtp.from %q: warning %q, want %q", tc.from, w, tc.warn)
+		}
 	}
 }

@@ -68,14 +68,18 @@
 //     password, else construction fails with ErrAuth); stores authenticate
 //     whenever a user is set
 //   - mail.<p>.auth.mechanisms (honoured): allowed SASL mechanisms in order
-//     of preference: PLAIN LOGIN CRAM-MD5 XOAUTH2 OAUTHBEARER
+//     of preference, separated by blanks: PLAIN LOGIN CRAM-MD5 XOAUTH2
+//     OAUTHBEARER (default PLAIN LOGIN, as JavaMail has no CRAM-MD5; a comma,
+//     which JavaMail does not split at, is reported)
 //   - mail.<p>.auth.plain.disable (honoured): true: never use PLAIN (likewise
 //     auth.login.disable, auth.cram-md5.disable, auth.xoauth2.disable,
 //     auth.oauthbearer.disable)
 //   - mail.<p>.auth.allowcleartext (extension): true: allow credentials over
 //     an unencrypted connection to a host that is not loopback (default
 //     false)
-//   - mail.<p>.from (honoured): SMTP envelope sender (MAIL FROM)
+//   - mail.<p>.from (honoured): SMTP envelope sender (MAIL FROM); of a value
+//     with a display name or angle brackets only the address is sent
+//     (JavaMail sends the value as it is, reported)
 //   - mail.<p>.localhost (honoured): name sent in EHLO (default: the local
 //     host's canonical name, as JavaMail)
 //   - mail.<p>.localaddress (honoured): used as the EHLO name when localhost
@@ -125,7 +129,8 @@
 //   - mail.<p>.dsn.ret (honoured): DSN RET: FULL or HDRS (SMTP)
 //   - mail.<p>.quitwait (honoured): false: do not wait for the reply to QUIT
 //     (SMTP; default true)
-//   - mail.<p>.rsetbeforequit (honoured): true: send RSET before QUIT (SMTP)
+//   - mail.<p>.rsetbeforequit (honoured): true: send RSET before QUIT (SMTP:
+//     JavaMail reads it for POP3 only and sends no RSET over SMTP)
 //   - mail.<p>.pipelining (extension): false: never pipeline MAIL/RCPT/DATA,
 //     even when the server offers PIPELINING (default true)
 //   - mail.<p>.chunking (extension): false: send the message with DATA, even

@@ -126,9 +126,6 @@ func (ep *endpoint) GoString() string { return "endpoint(" + ep.String() + ")" }
 // Format makes %v and %+v print String, never the fields.
 func (ep *endpoint) Format(f fmt.State, verb rune) { fmt.Fprint(f, ep.String()) }
 
-// isSMTP reports whether the endpoint is a transport.
-func (ep *endpoint) isSMTP() bool { return ep.Protocol == "smtp" || ep.Protocol == "smtps" }
-
 // settings is the complete, validated configuration of a Session.
 type settings struct {
 	props     map[string]string // effective properties after every overlay
@@ -182,6 +179,12 @@ func (r *propReader) lookup(name string) (value, key string, ok bool) {
 		}
 		key = "mail." + p + "." + name
 		if v, found := r.props[key]; found {
+			if p == r.base && r.proto != r.base && v != "" && !strings.HasPrefix(name, "proxy.") && !strings.HasPrefix(name, "socks.") {
+				// JavaMail's SMTPSSLTransport (and the pop3s and imaps
+				// stores) read mail.<proto>.* only. (The proxy keys'
+				// fall-back is resolveProxy's to report.)
+				r.warn(key, fmt.Sprintf("read for %s here, but JavaMail reads only mail.%s.%s for %s and ignores this key: write mail.%s.%s", r.proto, r.proto, name, r.proto, r.proto, name))
+			}
 			return v, key, true
 		}
 	}
@@ -189,7 +192,7 @@ func (r *propReader) lookup(name string) (value, key string, ok bool) {
 }
 
 func (r *propReader) warn(key, msg string) {
-	if r.warns != nil {
+	if r.warns != nil && !slices.Contains(*r.warns, Warning{Key: key, Message: msg}) {
 		*r.warns = append(*r.warns, Warning{Key: key, Message: msg})
 	}
 }
@@ -533,11 +536,16 @@ func resolveEndpoint(props map[string]string, proto string, c *config, warns *[]
 	}
 	ep.Auth = r.boolean("auth", false)
 	mechs, mechKey, _ := r.list("auth.mechanisms")
+	if strings.Contains(mechs, ",") {
+		r.warn(mechKey, fmt.Sprintf("%q: JavaMail splits this list at blanks only, so it finds no mechanism named with a comma and cannot authenticate; read here as %q: separate the names with blanks", mechs, strings.Join(strings.FieldsFunc(mechs, func(r rune) bool { return r == ' ' || r == ',' || r == '\t' }), " ")))
+	}
 	if mechs == "" {
 		if c.token != nil {
 			mechs = "XOAUTH2 OAUTHBEARER"
 		} else {
-			mechs = "PLAIN LOGIN CRAM-MD5"
+			// JavaMail's own mechanisms we have (it has no CRAM-MD5):
+			// CRAM-MD5 is used only when auth.mechanisms names it.
+			mechs = "PLAIN LOGIN"
 		}
 	}
 	for _, m := range strings.FieldsFunc(mechs, func(r rune) bool { return r == ' ' || r == ',' || r == '\t' }) {
@@ -651,9 +659,19 @@ func resolveEndpoint(props map[string]string, proto string, c *config, warns *[]
 		}
 		ep.From = r.str("from", "")
 		if ep.From != "" {
-			if _, err := parseAddress(ep.From); err != nil {
-				_, key, _ := r.lookup("from")
+			a, err := parseAddress(ep.From)
+			_, key, _ := r.lookup("from")
+			if err != nil {
 				return nil, &SettingError{Key: key, Value: ep.From, Err: err}
+			}
+			// JavaMail's normalizeAddress: a value starting with "<" or
+			// ending with ">" is sent as it is, anything else in <>.
+			if a.Address != ep.From && "<"+a.Address+">" != ep.From {
+				sent := ep.From
+				if !strings.HasPrefix(sent, "<") && !strings.HasSuffix(sent, ">") {
+					sent = "<" + sent + ">"
+				}
+				r.warn(key, fmt.Sprintf("%q is not a bare address: JavaMail sends it as it is (MAIL FROM:%s), which servers refuse; here only %s is sent", ep.From, sent, a.Address))
 			}
 		}
 		if ep.Auth && c.token == nil {

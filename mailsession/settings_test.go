@@ -108,7 +108,7 @@ func TestEveryKeyHonoured(t *testing.T) {
 		"mail.smtp.writetimeout", "3500",
 		"mail.smtp.sendpartial", "true",
 		"mail.smtp.dsn.notify", "SUCCESS,FAILURE",
-		"mail.smtp.dsn.ret", "hdrs",
+		"mail.smtp.dsn.ret", "HDRS",
 		"mail.smtp.quitwait", "false",
 		"mail.smtp.rsetbeforequit", "true",
 		"mail.smtp.connectionpoolsize", "7",

@@ -329,31 +329,6 @@ func (sc *smtpConn) close() { sc.ec.Close() }
 // SMTPUTF8 (RFC 6531).
 var errNoSMTPUTF8 = fmt.Errorf("%w: the server does not support SMTPUTF8, needed for non-ASCII addresses", ErrPermanent)
 
-// isClosingReply reports whether err holds a 421 reply: the server is
-// closing the connection (RFC 5321, 3.8), which cannot be used again.
-func isClosingReply(err error) bool {
-	var smtpErr *smtp.SMTPError
-	if errors.As(err, &smtpErr) && smtpErr.Code == 421 {
-		return true
-	}
-	var se *SendError
-	if errors.As(err, &se) {
-		for _, r := range se.Rejected {
-			if r.Code == 421 {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// isReply reports whether err is a reply from the server (as opposed to a
-// network failure): the connection is still in step.
-func isReply(err error) bool {
-	var smtpErr *smtp.SMTPError
-	return errors.As(err, &smtpErr)
-}
-
 func isASCII(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] >= 0x80 {

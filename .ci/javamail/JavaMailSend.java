@@ -6,7 +6,8 @@
 //
 // Usage: java -cp <mail jars>:<classes> JavaMailSend <jobs-file>
 //
-// Each line of the jobs file is  <props-file> TAB <from> TAB <to>[,<to>...]
+// Each line of the jobs file is  <props-file> TAB <from> TAB <to>[,<to>...] TAB <text>
+// (<text> the message text, UTF-8, with "\\n" for a line break)
 // (an empty <from> leaves the From header unset, so JavaMail chooses the
 // envelope sender from mail.smtp.from / mail.from). For each job it prints
 // one line:  <props-file> TAB OK  or  <props-file> TAB FAIL <class>: <message>
@@ -55,17 +56,17 @@ public class JavaMailSend {
 					continue;
 				}
 				String[] f = line.split("\t", -1);
-				if (f.length != 3) {
+				if (f.length != 4) {
 					System.out.println(f[0] + "\tFAIL harness: bad job line");
 					continue;
 				}
-				System.out.println(f[0] + "\t" + run(f[0], f[1], f[2]));
+				System.out.println(f[0] + "\t" + run(f[0], f[1], f[2], f[3].replace("\\n", "\n")));
 				System.out.flush();
 			}
 		}
 	}
 
-	static String run(String propsFile, String from, String to) {
+	static String run(String propsFile, String from, String to, String text) {
 		try {
 			Properties props = new Properties();
 			try (InputStream in = new FileInputStream(propsFile)) {
@@ -97,7 +98,7 @@ public class JavaMailSend {
 			}
 			msg.setRecipients(Message.RecipientType.TO, InternetAddress.parse(to));
 			msg.setSubject("oracle");
-			msg.setText("hello from JavaMail\n", "UTF-8");
+			msg.setText(text, "UTF-8");
 			msg.saveChanges();
 			Transport t = session.getTransport();
 			t.connect();
