@@ -1,6 +1,6 @@
 module github.com/jmailgo/jmail/mailsession/controlpanel/browsertest
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/chromedp/cdproto v0.159.0
