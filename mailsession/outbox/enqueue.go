@@ -225,8 +225,14 @@ func (ob *Outbox) insert(ctx context.Context, tx *sql.Tx, c *composed, raw []byt
 	if err != nil {
 		return 0, fmt.Errorf("outbox: enqueue: %w", err)
 	}
-	for i, r := range c.rcpts {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO outbox_recipient (message, pos, address) VALUES (?, ?, ?)`, id, i, r); err != nil {
+	// mail.send.blacklist and mail.audit.trail (settings.go).
+	addrs, blocked := ob.cfg.set.envelope(c.rcpts)
+	for i, r := range addrs {
+		state, reply := "pending", ""
+		if blocked[i] {
+			state, reply = "failed", blacklistReply
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO outbox_recipient (message, pos, address, state, reply) VALUES (?, ?, ?, ?, ?)`, id, i, r, state, reply); err != nil {
 			return 0, fmt.Errorf("outbox: enqueue: %w", err)
 		}
 	}

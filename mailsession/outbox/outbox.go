@@ -26,6 +26,36 @@
 // reply came, see mailsession.ErrUncertain) is retried by default, with the
 // same Message-ID so that receivers can de-duplicate; WithUncertain(false)
 // fails those recipients instead.
+//
+// # Settings
+//
+// The outbox reads these keys (Keys lists them) from the session's
+// properties, or from the properties given to WithProperties; an option
+// given to Open wins over its key. Liferay's MailEngine keys:
+//
+//   - mail.send.blacklist: comma-separated addresses never mailed. Such a
+//     recipient is recorded Failed at Enqueue, with a reply naming the key,
+//     and never sent to. Addresses match ignoring case (Liferay compares
+//     them exactly); blank items are ignored.
+//   - mail.audit.trail: comma-separated addresses (RFC 5322 list) that also
+//     get every message, as Bcc: added to the envelope, not to the header.
+//     As in Liferay they are added after the blacklist is applied.
+//   - mail.batch.size: at most this many recipients per envelope; an
+//     attempt sends to the rest in further SMTP transactions, each
+//     recipient's outcome kept. 0 or unset: one envelope.
+//
+// The outbox's own keys, each also an option:
+//
+//   - mail.outbox.ratelimit (WithRateLimit): envelopes (SMTP transactions)
+//     per second sent by one outbox, all workers together; 0: no limit.
+//   - mail.outbox.workers (WithWorkers): messages sent at once; default the
+//     SMTP pool size.
+//   - mail.outbox.maxage (WithMaxAge): how long temporary failures are
+//     retried, a Go duration (120h) or seconds; default 5 days.
+//
+// mailsession.FromPortalProperties keeps only the mail.session. keys of a
+// portal-ext.properties, so a session built by it has none of these: give
+// the same properties to WithProperties.
 package outbox
 
 import (
@@ -42,6 +72,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 
 	"github.com/jmailgo/jmail/mailsession"
+	"github.com/jmailgo/jmail/properties"
 )
 
 // Defaults.
@@ -107,6 +138,10 @@ type config struct {
 	retryUncertain bool
 	logger         *slog.Logger
 	onEvent        func(Event)
+
+	props *properties.Properties // WithProperties; see settings.go
+	rate  float64
+	set   settings
 }
 
 // WithMigrate makes Open run Migrate first. (A new SQLite file, with no
@@ -170,8 +205,8 @@ func Open(ctx context.Context, s *mailsession.Session, d Database, opts ...Optio
 		attemptTimeout: DefaultAttemptTimeout,
 		retryUncertain: true,
 	}
-	for _, o := range opts {
-		o(&cfg)
+	if err := applySettings(s, &cfg, opts); err != nil {
+		return nil, err
 	}
 	if cfg.logger == nil {
 		cfg.logger = slog.Default()

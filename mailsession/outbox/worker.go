@@ -115,22 +115,29 @@ func (w *worker) Work(ctx context.Context, job *river.Job[sendArgs]) error {
 	ob.emit(ctx, Event{Kind: EventAttempt, ID: ID(m.id), MessageID: m.messageID, Attempt: m.attempts, Recipients: rcptList(m.rcpts, pending)})
 
 	var lastErr error
-	for len(pending) > 0 {
-		err := ob.s.SendRaw(ctx, m.from, pending, bytes.NewReader(m.raw))
-		if err == nil {
-			for _, a := range pending {
-				setRcpt(byAddr, a, "sent", 0, "", false)
+	// mail.batch.size: envelopes of at most N recipients, each recorded.
+	for _, pending := range ob.cfg.set.batches(pending) {
+		for len(pending) > 0 {
+			if err := ob.cfg.set.limiter.wait(ctx); err != nil {
+				lastErr = err // left pending: retried
+				break
 			}
-			break
+			err := ob.s.SendRaw(ctx, m.from, pending, bytes.NewReader(m.raw))
+			if err == nil {
+				for _, a := range pending {
+					setRcpt(byAddr, a, "sent", 0, "", false)
+				}
+				break
+			}
+			lastErr = err
+			again := ob.classify(err, pending, byAddr)
+			if len(again) == 0 || len(again) == len(pending) {
+				break
+			}
+			// The server refused some recipients and the rest were not sent
+			// (mail.smtp.sendpartial=false): send to the rest now.
+			pending = again
 		}
-		lastErr = err
-		again := ob.classify(err, pending, byAddr)
-		if len(again) == 0 || len(again) == len(pending) {
-			break
-		}
-		// The server refused some recipients and the rest were not sent
-		// (mail.smtp.sendpartial=false): send to the rest now.
-		pending = again
 	}
 
 	// What is left for a later attempt.
