@@ -35,11 +35,12 @@
 //
 //   - mail.send.blacklist: comma-separated addresses never mailed. Such a
 //     recipient is recorded Failed at Enqueue, with a reply naming the key,
-//     and never sent to. Addresses match ignoring case (Liferay compares
+//     and never sent to (the workers check again before every attempt, so
+//     neither Retry nor a message enqueued before the setting sends to it). Addresses match ignoring case (Liferay compares
 //     them exactly); blank items are ignored.
 //   - mail.audit.trail: comma-separated addresses (RFC 5322 list) that also
 //     get every message, as Bcc: added to the envelope, not to the header.
-//     As in Liferay they are added after the blacklist is applied.
+//     An address also in mail.send.blacklist is never mailed.
 //   - mail.batch.size: at most this many recipients per envelope; an
 //     attempt sends to the rest in further SMTP transactions, each
 //     recipient's outcome kept. 0 or unset: one envelope.

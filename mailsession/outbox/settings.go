@@ -177,9 +177,10 @@ func bareAddress(a string) string {
 const blacklistReply = "not sent: the address is in " + KeyBlacklist
 
 // envelope gives the recipients stored for a message: rcpts, then the audit
-// trail's addresses not already among them; and which are blacklisted.
-// (Like Liferay, the audit trail is added after the blacklist is applied:
-// an audit address is always sent to.)
+// trail's addresses not already among them; and which are blacklisted. An
+// address on both lists is never mailed (Liferay, which adds the audit
+// trail after filtering, would mail it): the blacklist is also applied by
+// the worker before every attempt, Retry included.
 func (st *settings) envelope(rcpts []string) (addrs []string, blocked []bool) {
 	seen := map[string]bool{}
 	for _, r := range rcpts {
@@ -195,7 +196,7 @@ func (st *settings) envelope(rcpts []string) (addrs []string, blocked []bool) {
 		if k := strings.ToLower(a); !seen[k] {
 			seen[k] = true
 			addrs = append(addrs, a)
-			blocked = append(blocked, false)
+			blocked = append(blocked, st.blacklist[k])
 		}
 	}
 	return addrs, blocked

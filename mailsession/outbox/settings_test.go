@@ -80,6 +80,52 @@ func TestBlacklist(t *testing.T) {
 	if got := allTo(e.srv.Received()); !slices.Equal(got, []string{"a@example.org"}) {
 		t.Fatalf("sent to %v, want only a@example.org", got)
 	}
+	// Retry goes to the recipients without the message: not to a
+	// blacklisted one.
+	if err := e.ob.Retry(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	st = waitState(t, e.ob, id, outbox.Sent, outbox.Failed)
+	if st.Attempts != 2 || !mapsEqual(rcptStates(st), want) {
+		t.Fatalf("after Retry: %+v", st)
+	}
+	if got := allTo(e.srv.Received()); !slices.Equal(got, []string{"a@example.org"}) {
+		t.Fatalf("after Retry sent to %v, want only a@example.org", got)
+	}
+}
+
+// A message enqueued before the blacklist was set is not sent to it, and
+// an address on both the blacklist and the audit trail is never mailed.
+func TestBlacklistAtSend(t *testing.T) {
+	e := setup(t)
+	ctx := testCtx(t)
+	id, err := e.ob.Enqueue(ctx, msg("a@example.org", "bad@example.org"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.ob.Close()
+	p := properties.New()
+	p.Set(outbox.KeyBlacklist, "bad@example.org,audit@example.org")
+	p.Set(outbox.KeyAuditTrail, "audit@example.org")
+	ob := e.open(t, outbox.WithProperties(p))
+	start(t, ob)
+	st := waitState(t, ob, id, outbox.Sent, outbox.Failed)
+	want := map[string]outbox.RecipientState{"a@example.org": outbox.RecipientSent, "bad@example.org": outbox.RecipientFailed}
+	if st.State != outbox.Sent || !mapsEqual(rcptStates(st), want) {
+		t.Fatalf("status %+v", st)
+	}
+	id2, err := ob.Enqueue(ctx, msg("b@example.org"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st = waitState(t, ob, id2, outbox.Sent, outbox.Failed)
+	want = map[string]outbox.RecipientState{"b@example.org": outbox.RecipientSent, "audit@example.org": outbox.RecipientFailed}
+	if !mapsEqual(rcptStates(st), want) {
+		t.Fatalf("status %+v", st)
+	}
+	if got := allTo(e.srv.Received()); !slices.Equal(got, []string{"a@example.org", "b@example.org"}) {
+		t.Fatalf("sent to %v", got)
+	}
 }
 
 // The audit trail gets every message in the envelope, not in the header,

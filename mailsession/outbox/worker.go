@@ -109,6 +109,12 @@ func (w *worker) Work(ctx context.Context, job *river.Job[sendArgs]) error {
 		r := &m.rcpts[i]
 		byAddr[strings.ToLower(r.address)] = r
 		if r.state == "pending" {
+			if ob.cfg.set.blacklist[strings.ToLower(r.address)] {
+				// mail.send.blacklist now (after Retry, or a change of
+				// settings since Enqueue): never sent.
+				r.state, r.code, r.reply, r.changed = "failed", 0, blacklistReply, true
+				continue
+			}
 			pending = append(pending, r.address)
 		}
 	}
