@@ -59,6 +59,12 @@ var globalKeys = []Key{
 	{"mail.session.mail.advanced.properties", "the Control Panel's additional JavaMail properties, in .properties syntax, applied last when mail.session.mail=true", Liferay},
 	{"admin.email.from.name", "Liferay's default sender name, the From without mail.session.mail.from", Liferay},
 	{"admin.email.from.address", "Liferay's default sender address, the From without mail.session.mail.from", Liferay},
+	{"mail.send.blacklist", "Liferay's MailEngine: addresses never mailed; read by the outbox (mailsession/outbox, outbox.Keys), not by Send", Liferay},
+	{"mail.audit.trail", "Liferay's MailEngine: addresses that get every message as Bcc; read by the outbox, not by Send", Liferay},
+	{"mail.batch.size", "Liferay's MailEngine: recipients per envelope; read by the outbox, not by Send", Liferay},
+	{"mail.outbox.ratelimit", "envelopes per second the outbox sends; read by the outbox", Extension},
+	{"mail.outbox.workers", "the outbox's workers (default: the SMTP pool size); read by the outbox", Extension},
+	{"mail.outbox.maxage", "how long the outbox retries temporary failures (default 120h); read by the outbox", Extension},
 }
 
 // protocolKeys are read under mail.<p>. for p in smtp, smtps, pop3,

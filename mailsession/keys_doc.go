@@ -57,6 +57,19 @@
 //     From without mail.session.mail.from
 //   - admin.email.from.address (Liferay): Liferay's default sender address,
 //     the From without mail.session.mail.from
+//   - mail.send.blacklist (Liferay): Liferay's MailEngine: addresses never
+//     mailed; read by the outbox (mailsession/outbox, outbox.Keys), not by
+//     Send
+//   - mail.audit.trail (Liferay): Liferay's MailEngine: addresses that get
+//     every message as Bcc; read by the outbox, not by Send
+//   - mail.batch.size (Liferay): Liferay's MailEngine: recipients per
+//     envelope; read by the outbox, not by Send
+//   - mail.outbox.ratelimit (extension): envelopes per second the outbox
+//     sends; read by the outbox
+//   - mail.outbox.workers (extension): the outbox's workers (default: the
+//     SMTP pool size); read by the outbox
+//   - mail.outbox.maxage (extension): how long the outbox retries temporary
+//     failures (default 120h); read by the outbox
 //   - mail.<p>.host (honoured): server host name
 //   - mail.<p>.port (honoured): server port (25/465, 110/995, 143/993 by
 //     default)
