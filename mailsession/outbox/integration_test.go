@@ -488,37 +488,35 @@ func TestIntegrationOutboxTransaction(t *testing.T) {
 		defer cancel()
 		ob.Stop(sctx)
 	}()
-	tx, err := ob.DB().BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
+	// enqueueInTx enqueues msg in a transaction of the application's (a
+	// table created beside it), then commits or rolls back.
+	enqueueInTx := func(msg *mailsession.Message, commit bool) outbox.ID {
+		t.Helper()
+		tx, err := ob.DB().BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.ExecContext(ctx, `CREATE TABLE app_order (n INTEGER)`); err != nil {
+			t.Fatal(err)
+		}
+		id, err := ob.EnqueueTx(ctx, tx, msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		end := tx.Rollback
+		if commit {
+			end = tx.Commit
+		}
+		if err := end(); err != nil {
+			t.Fatal(err)
+		}
+		return id
 	}
-	if _, err := tx.ExecContext(ctx, `CREATE TABLE app_order (n INTEGER)`); err != nil {
-		t.Fatal(err)
-	}
-	rolled, err := ob.EnqueueTx(ctx, tx, m(rolledVal))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Rollback(); err != nil {
-		t.Fatal(err)
-	}
+	rolled := enqueueInTx(m(rolledVal), false)
 	if _, err := ob.Status(ctx, rolled); !errors.Is(err, outbox.ErrNotFound) {
 		t.Errorf("Status of the rolled-back message %v: %v, want ErrNotFound", rolled, err)
 	}
-	tx, err = ob.DB().BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.ExecContext(ctx, `CREATE TABLE app_order (n INTEGER)`); err != nil {
-		t.Fatal(err)
-	}
-	committed, err := ob.EnqueueTx(ctx, tx, m(committedVal))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Commit(); err != nil {
-		t.Fatal(err)
-	}
+	committed := enqueueInTx(m(committedVal), true)
 	// A message sent after the committed one, so that once it arrives
 	// (and Postfix's queue is empty) nothing enqueued before can still be
 	// on its way.
