@@ -3,7 +3,6 @@ package outbox
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -66,13 +65,14 @@ func (ob *Outbox) Enqueue(ctx context.Context, msg *mailsession.Message, opts ..
 	if err != nil {
 		return 0, err
 	}
-	return ob.inOwnTx(ctx, func(tx *sql.Tx) (ID, error) { return ob.insert(ctx, tx, c, raw, opts) })
+	return inTx(ctx, ob.db, "enqueue", func(t tx) (ID, error) { return ob.insert(ctx, t, c, raw, opts) })
 }
 
 // EnqueueTx is Enqueue in the caller's transaction: the message is sent
-// if and only if tx commits. For SQLite tx is a *sql.Tx begun on DB().
-func (ob *Outbox) EnqueueTx(ctx context.Context, tx any, msg *mailsession.Message, opts ...EnqueueOption) (ID, error) {
-	stx, err := ob.sqlTx(tx)
+// if and only if the transaction commits. With SQLite it is a *sql.Tx
+// begun on DB(); with PostgreSQL a pgx.Tx begun on the outbox's pool.
+func (ob *Outbox) EnqueueTx(ctx context.Context, t any, msg *mailsession.Message, opts ...EnqueueOption) (ID, error) {
+	stx, err := ob.db.adopt(t)
 	if err != nil {
 		return 0, err
 	}
@@ -91,12 +91,12 @@ func (ob *Outbox) EnqueueRaw(ctx context.Context, from string, to []string, raw 
 	if err != nil {
 		return 0, err
 	}
-	return ob.inOwnTx(ctx, func(tx *sql.Tx) (ID, error) { return ob.insert(ctx, tx, c, b, opts) })
+	return inTx(ctx, ob.db, "enqueue", func(t tx) (ID, error) { return ob.insert(ctx, t, c, b, opts) })
 }
 
 // EnqueueRawTx is EnqueueRaw in the caller's transaction (see EnqueueTx).
-func (ob *Outbox) EnqueueRawTx(ctx context.Context, tx any, from string, to []string, raw io.Reader, opts ...EnqueueOption) (ID, error) {
-	stx, err := ob.sqlTx(tx)
+func (ob *Outbox) EnqueueRawTx(ctx context.Context, t any, from string, to []string, raw io.Reader, opts ...EnqueueOption) (ID, error) {
+	stx, err := ob.db.adopt(t)
 	if err != nil {
 		return 0, err
 	}
@@ -105,14 +105,6 @@ func (ob *Outbox) EnqueueRawTx(ctx context.Context, tx any, from string, to []st
 		return 0, err
 	}
 	return ob.insert(ctx, stx, c, b, opts)
-}
-
-func (ob *Outbox) sqlTx(tx any) (*sql.Tx, error) {
-	stx, ok := tx.(*sql.Tx)
-	if !ok || stx == nil {
-		return nil, fmt.Errorf("outbox: EnqueueTx with SQLite takes a *sql.Tx begun on Outbox.DB(), not %T", tx)
-	}
-	return stx, nil
 }
 
 func (ob *Outbox) prepareRaw(from string, to []string, raw io.Reader) (*composed, []byte, error) {
@@ -177,38 +169,11 @@ func (ob *Outbox) compose(msg *mailsession.Message) (*composed, []byte, error) {
 	return c, w.buf.Bytes(), nil
 }
 
-// inOwnTx runs fn in a transaction of the outbox's, committed if fn succeeds.
-func (ob *Outbox) inOwnTx(ctx context.Context, fn func(*sql.Tx) (ID, error)) (ID, error) {
-	tx, err := ob.db.BeginTx(ctx, nil)
-	if err != nil {
-		return 0, fmt.Errorf("outbox: %w", err)
-	}
-	id, err := fn(tx)
-	if err != nil {
-		tx.Rollback()
-		return 0, err
-	}
-	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("outbox: commit: %w", err)
-	}
-	return id, nil
-}
-
 // insert stores the message, its recipients and its River job in tx.
-func (ob *Outbox) insert(ctx context.Context, tx *sql.Tx, c *composed, raw []byte, opts []EnqueueOption) (ID, error) {
+func (ob *Outbox) insert(ctx context.Context, t tx, c *composed, raw []byte, opts []EnqueueOption) (ID, error) {
 	var ec enqueueConfig
 	for _, o := range opts {
 		o(&ec)
-	}
-	if ec.key != "" {
-		var id int64
-		err := tx.QueryRowContext(ctx, `SELECT id FROM outbox_message WHERE idem_key = ?`, ec.key).Scan(&id)
-		if err == nil {
-			return ID(id), nil
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return 0, fmt.Errorf("outbox: enqueue: %w", err)
-		}
 	}
 	now := time.Now()
 	start := now
@@ -219,9 +184,17 @@ func (ob *Outbox) insert(ctx context.Context, tx *sql.Tx, c *composed, raw []byt
 	if ec.key != "" {
 		key = ec.key
 	}
+	// With a key, a second Enqueue inserts nothing: ON CONFLICT waits for
+	// a concurrent one with the same key (PostgreSQL) and then finds it.
 	var id int64
-	err := tx.QueryRowContext(ctx, `INSERT INTO outbox_message (idem_key, message_id, env_from, raw, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?) RETURNING id`, key, c.messageID, c.from, raw, now.UnixMilli(), now.UnixMilli()).Scan(&id)
+	err := t.queryRow(ctx, `INSERT INTO outbox_message (idem_key, message_id, env_from, raw, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (idem_key) DO NOTHING RETURNING id`, key, c.messageID, c.from, raw, now.UnixMilli(), now.UnixMilli()).Scan(&id)
+	if errors.Is(err, errNoRows) && ec.key != "" {
+		if err := t.queryRow(ctx, `SELECT id FROM outbox_message WHERE idem_key = ?`, ec.key).Scan(&id); err != nil {
+			return 0, fmt.Errorf("outbox: enqueue: %w", err)
+		}
+		return ID(id), nil
+	}
 	if err != nil {
 		return 0, fmt.Errorf("outbox: enqueue: %w", err)
 	}
@@ -232,11 +205,11 @@ func (ob *Outbox) insert(ctx context.Context, tx *sql.Tx, c *composed, raw []byt
 		if blocked[i] {
 			state, reply = "failed", blacklistReply
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO outbox_recipient (message, pos, address, state, reply) VALUES (?, ?, ?, ?, ?)`, id, i, r, state, reply); err != nil {
+		if err := t.exec(ctx, `INSERT INTO outbox_recipient (message, pos, address, state, reply) VALUES (?, ?, ?, ?, ?)`, id, i, r, state, reply); err != nil {
 			return 0, fmt.Errorf("outbox: enqueue: %w", err)
 		}
 	}
-	if err := ob.insertJob(ctx, tx, id, start); err != nil {
+	if err := ob.insertJob(ctx, t, id, start); err != nil {
 		return 0, err
 	}
 	return ID(id), nil
@@ -244,16 +217,16 @@ func (ob *Outbox) insert(ctx context.Context, tx *sql.Tx, c *composed, raw []byt
 
 // insertJob adds the River job that sends message id from start, and
 // records it as the message's job.
-func (ob *Outbox) insertJob(ctx context.Context, tx *sql.Tx, id int64, start time.Time) error {
+func (ob *Outbox) insertJob(ctx context.Context, t tx, id int64, start time.Time) error {
 	io := &river.InsertOpts{}
 	if start.After(time.Now()) {
 		io.ScheduledAt = start
 	}
-	res, err := ob.client.InsertTx(ctx, tx, sendArgs{Message: id, Deadline: start.Add(ob.cfg.maxAge)}, io)
+	jobID, err := ob.queue.insert(ctx, t, sendArgs{Message: id, Deadline: start.Add(ob.cfg.maxAge)}, io)
 	if err != nil {
 		return fmt.Errorf("outbox: enqueue: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE outbox_message SET job_id = ? WHERE id = ?`, res.Job.ID, id); err != nil {
+	if err := t.exec(ctx, `UPDATE outbox_message SET job_id = ? WHERE id = ?`, jobID, id); err != nil {
 		return fmt.Errorf("outbox: enqueue: %w", err)
 	}
 	return nil

@@ -17,32 +17,26 @@ import (
 func TestEnqueueTx(t *testing.T) {
 	e := setup(t)
 	ctx := testCtx(t)
-	tx, err := e.ob.DB().BeginTx(ctx, nil)
+	tx := e.db.begin(t, ctx, e.ob)
+	rolled, err := e.ob.EnqueueTx(ctx, tx.native, msg("rolled@example.org"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	rolled, err := e.ob.EnqueueTx(ctx, tx, msg("rolled@example.org"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Rollback(); err != nil {
+	if err := tx.rollback(); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.ob.Status(ctx, rolled); !errors.Is(err, outbox.ErrNotFound) {
 		t.Fatalf("Status of a rolled-back message: %v", err)
 	}
-	tx, err = e.ob.DB().BeginTx(ctx, nil)
+	tx = e.db.begin(t, ctx, e.ob)
+	if err := tx.exec(`CREATE TABLE app_user (name TEXT)`); err != nil {
+		t.Fatal(err)
+	}
+	committed, err := e.ob.EnqueueTx(ctx, tx.native, msg("committed@example.org"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tx.ExecContext(ctx, `CREATE TABLE app_user (name TEXT)`); err != nil {
-		t.Fatal(err)
-	}
-	committed, err := e.ob.EnqueueTx(ctx, tx, msg("committed@example.org"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Commit(); err != nil {
+	if err := tx.commit(); err != nil {
 		t.Fatal(err)
 	}
 	start(t, e.ob)
@@ -145,7 +139,7 @@ func TestRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Reopened without WithMigrate: the schema is there.
-	ob, err := outbox.Open(ctx, e.s, outbox.SQLite(e.path), outbox.WithPollInterval(20*time.Millisecond),
+	ob, err := outbox.Open(ctx, e.s, e.db, outbox.WithPollInterval(20*time.Millisecond),
 		outbox.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	if err != nil {
 		t.Fatal(err)

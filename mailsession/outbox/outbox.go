@@ -70,7 +70,6 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riversqlite"
 
 	"github.com/jmailgo/jmail/mailsession"
 	"github.com/jmailgo/jmail/properties"
@@ -113,11 +112,10 @@ var ErrFinished = errors.New("outbox: message already finished")
 // Outbox is a durable queue of messages sent through a mailsession.Session.
 // Its methods are safe for concurrent use.
 type Outbox struct {
-	s      *mailsession.Session
-	db     *sql.DB
-	owned  bool
-	client *river.Client[*sql.Tx]
-	cfg    config
+	s     *mailsession.Session
+	db    db
+	queue queue
+	cfg   config
 
 	mu      sync.Mutex
 	started bool
@@ -135,6 +133,7 @@ type config struct {
 	maxBackoff     time.Duration
 	workers        int
 	attemptTimeout time.Duration
+	rescueAfter    time.Duration
 	pollInterval   time.Duration
 	retryUncertain bool
 	logger         *slog.Logger
@@ -170,6 +169,15 @@ func WithWorkers(n int) Option { return func(c *config) { c.workers = n } }
 
 // WithAttemptTimeout bounds one attempt; default 10 minutes.
 func WithAttemptTimeout(d time.Duration) Option { return func(c *config) { c.attemptTimeout = d } }
+
+// WithRescueAfter sets how long a message stays Sending after its attempt
+// started before another worker may take it over: the attempt of a
+// process that died (killed, or its machine lost) is never finished, and
+// River's rescuer makes such a message due again after this long. It must
+// be longer than the attempt timeout, or an attempt still running could be
+// taken over and the message sent twice; default the attempt timeout plus
+// one minute.
+func WithRescueAfter(d time.Duration) Option { return func(c *config) { c.rescueAfter = d } }
 
 // WithPollInterval sets how often the workers look for due messages when
 // no notification woke them (River's FetchPollInterval; default 1s).
@@ -218,26 +226,30 @@ func Open(ctx context.Context, s *mailsession.Session, d Database, opts ...Optio
 	if cfg.maxAge <= 0 || cfg.maxSize <= 0 || cfg.minBackoff <= 0 || cfg.maxBackoff < cfg.minBackoff || cfg.attemptTimeout <= 0 {
 		return nil, errors.New("outbox: max age, max size, back-off and attempt timeout must be positive (and the first back-off at most the largest)")
 	}
-	db, owned, err := d.open(ctx)
+	if cfg.rescueAfter == 0 {
+		cfg.rescueAfter = cfg.attemptTimeout + time.Minute
+	}
+	if cfg.rescueAfter <= cfg.attemptTimeout {
+		return nil, fmt.Errorf("outbox: WithRescueAfter(%v) must be longer than the attempt timeout (%v): a running attempt would be taken over and its message sent twice", cfg.rescueAfter, cfg.attemptTimeout)
+	}
+	db, err := d.open(ctx)
 	if err != nil {
 		return nil, err
 	}
 	fail := func(err error) (*Outbox, error) {
-		if owned {
-			db.Close()
-		}
+		db.close()
 		return nil, err
 	}
-	empty, err := checkSchema(ctx, db)
+	empty, err := db.checkSchema(ctx)
 	if err != nil && !cfg.migrate {
 		return fail(err)
 	}
 	if cfg.migrate || empty {
-		if err := migrate(ctx, db); err != nil {
+		if err := db.migrate(ctx); err != nil {
 			return fail(err)
 		}
 	}
-	ob := &Outbox{s: s, db: db, owned: owned, cfg: cfg}
+	ob := &Outbox{s: s, db: db, cfg: cfg}
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, &worker{ob: ob}); err != nil {
 		return fail(fmt.Errorf("outbox: %w", err))
@@ -248,14 +260,14 @@ func Open(ctx context.Context, s *mailsession.Session, d Database, opts ...Optio
 		RetryPolicy:          &retryPolicy{cfg: &ob.cfg},
 		MaxAttempts:          maxAttempts,
 		JobTimeout:           cfg.attemptTimeout,
-		RescueStuckJobsAfter: cfg.attemptTimeout + time.Minute,
+		RescueStuckJobsAfter: cfg.rescueAfter,
 		Logger:               slog.New(warnOnly{cfg.logger.Handler()}),
 	}
 	if cfg.pollInterval > 0 {
 		rc.FetchPollInterval = cfg.pollInterval
 		rc.FetchCooldown = min(cfg.pollInterval, 100*time.Millisecond)
 	}
-	ob.client, err = river.NewClient(riversqlite.New(db), rc)
+	ob.queue, err = db.newQueue(rc)
 	if err != nil {
 		return fail(fmt.Errorf("outbox: %w", err))
 	}
@@ -274,10 +286,16 @@ func poolSize(s *mailsession.Session) int {
 	return 2
 }
 
-// DB returns the outbox's database, for a transaction to give EnqueueTx.
-// With SQLite it has a single connection: a transaction holds it (and the
-// workers wait) until it commits or rolls back.
-func (ob *Outbox) DB() *sql.DB { return ob.db }
+// DB returns the outbox's SQLite database, for a transaction to give
+// EnqueueTx; nil on PostgreSQL, whose pool is the caller's. It has a single
+// connection: a transaction holds it (and the workers wait) until it
+// commits or rolls back.
+func (ob *Outbox) DB() *sql.DB {
+	if d, ok := ob.db.(*sqliteDB); ok {
+		return d.db
+	}
+	return nil
+}
 
 // Start starts the workers, which send due messages until Stop. ctx bounds
 // the workers' lifetime: when it ends they stop at once, as with Close.
@@ -287,7 +305,7 @@ func (ob *Outbox) Start(ctx context.Context) error {
 	if ob.closed {
 		return errors.New("outbox: closed")
 	}
-	if err := ob.client.Start(ctx); err != nil {
+	if err := ob.queue.start(ctx); err != nil {
 		return fmt.Errorf("outbox: start: %w", err)
 	}
 	ob.started = true
@@ -308,13 +326,13 @@ func (ob *Outbox) stopLocked(ctx context.Context) error {
 	if !ob.started {
 		return nil
 	}
-	err := ob.client.Stop(ctx)
+	err := ob.queue.stop(ctx)
 	if err != nil && ctx.Err() != nil {
 		// Cancel the attempts still running; they return promptly since
 		// every send honours its ctx.
 		hard, cancel := context.WithTimeout(context.WithoutCancel(ctx), ob.cfg.attemptTimeout)
 		defer cancel()
-		ob.client.StopAndCancel(hard)
+		ob.queue.stopAndCancel(hard)
 	}
 	ob.started = false
 	if err != nil {
@@ -324,7 +342,8 @@ func (ob *Outbox) stopLocked(ctx context.Context) error {
 }
 
 // Close stops the workers at once (an attempt in flight is cancelled and
-// retried later) and closes the database if the outbox opened it. Use Stop
+// retried later) and closes the database if the outbox opened it (an
+// SQLite file; never the caller's PostgreSQL pool). Use Stop
 // first to let the sends in flight finish.
 func (ob *Outbox) Close() error {
 	ob.mu.Lock()
@@ -336,13 +355,10 @@ func (ob *Outbox) Close() error {
 	if ob.started {
 		ctx, cancel := context.WithTimeout(context.Background(), ob.cfg.attemptTimeout)
 		defer cancel()
-		ob.client.StopAndCancel(ctx)
+		ob.queue.stopAndCancel(ctx)
 		ob.started = false
 	}
-	if ob.owned {
-		return ob.db.Close()
-	}
-	return nil
+	return ob.db.close()
 }
 
 // warnOnly passes River's warnings and errors on, not its routine logs.

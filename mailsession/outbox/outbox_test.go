@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -28,10 +27,10 @@ func fast(extra ...outbox.Option) []outbox.Option {
 }
 
 type env struct {
-	srv  *mailtest.Server
-	s    *mailsession.Session
-	ob   *outbox.Outbox
-	path string
+	srv *mailtest.Server
+	s   *mailsession.Session
+	ob  *outbox.Outbox
+	db  testDB
 }
 
 func newSession(t *testing.T, srv *mailtest.Server, opts ...mailsession.Option) *mailsession.Session {
@@ -47,14 +46,14 @@ func newSession(t *testing.T, srv *mailtest.Server, opts ...mailsession.Option) 
 func setup(t *testing.T, opts ...outbox.Option) *env {
 	t.Helper()
 	srv := mailtest.NewServer(t)
-	e := &env{srv: srv, s: newSession(t, srv), path: filepath.Join(t.TempDir(), "outbox.db")}
+	e := &env{srv: srv, s: newSession(t, srv), db: newTestDB(t)}
 	e.ob = e.open(t, opts...)
 	return e
 }
 
 func (e *env) open(t *testing.T, opts ...outbox.Option) *outbox.Outbox {
 	t.Helper()
-	ob, err := outbox.Open(context.Background(), e.s, outbox.SQLite(e.path), fast(opts...)...)
+	ob, err := outbox.Open(context.Background(), e.s, e.db, fast(opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -369,7 +368,7 @@ func TestPartialPermanent(t *testing.T) {
 	for _, partial := range []bool{false, true} {
 		t.Run(map[bool]string{false: "sendpartial=false", true: "sendpartial=true"}[partial], func(t *testing.T) {
 			srv := mailtest.NewServer(t)
-			e := &env{srv: srv, s: newSession(t, srv, mailsession.WithSendPartial(partial)), path: filepath.Join(t.TempDir(), "o.db")}
+			e := &env{srv: srv, s: newSession(t, srv, mailsession.WithSendPartial(partial)), db: newTestDB(t)}
 			e.ob = e.open(t)
 			ctx := testCtx(t)
 			srv.SetFaults(mailtest.Faults{RejectRecipients: map[string]int{"c@example.org": 550}})
@@ -400,7 +399,7 @@ func TestPartialPermanent(t *testing.T) {
 // retry, and nobody twice.
 func TestPartialRetryOnlyUnreached(t *testing.T) {
 	srv := mailtest.NewServer(t)
-	e := &env{srv: srv, s: newSession(t, srv, mailsession.WithSendPartial(true)), path: filepath.Join(t.TempDir(), "o.db")}
+	e := &env{srv: srv, s: newSession(t, srv, mailsession.WithSendPartial(true)), db: newTestDB(t)}
 	e.ob = e.open(t)
 	ctx := testCtx(t)
 	srv.SetFaults(mailtest.Faults{RejectRecipients: map[string]int{"c@example.org": 450}})

@@ -29,7 +29,7 @@ func setupProps(t *testing.T, keys map[string]string, opts ...outbox.Option) *en
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	e := &env{srv: srv, s: s, path: filepath.Join(t.TempDir(), "outbox.db")}
+	e := &env{srv: srv, s: s, db: newTestDB(t)}
 	e.ob = e.open(t, opts...)
 	return e
 }
@@ -303,7 +303,7 @@ func TestPortalProperties(t *testing.T) {
 	if v := s.Property(outbox.KeyBlacklist); v != "" {
 		t.Fatalf("the portal session has %s = %q: WithProperties is not needed", outbox.KeyBlacklist, v)
 	}
-	e := &env{srv: srv, s: s, path: filepath.Join(t.TempDir(), "o.db")}
+	e := &env{srv: srv, s: s, db: newTestDB(t)}
 	e.ob = e.open(t, outbox.WithProperties(p))
 	ctx := testCtx(t)
 	id, err := e.ob.Enqueue(ctx, msg("a@example.org", "bad@example.org"))

@@ -2,7 +2,6 @@ package outbox
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -88,30 +87,22 @@ type Status struct {
 
 // Status returns the message's state, attempts, recipients and last error.
 func (ob *Outbox) Status(ctx context.Context, id ID) (*Status, error) {
-	// One read transaction: the message, its recipients and its job as of
-	// one moment (the worker records an attempt before River completes
-	// the job).
-	tx, err := ob.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return nil, fmt.Errorf("outbox: status of %d: %w", id, err)
-	}
-	defer tx.Rollback()
-	m, err := ob.load(ctx, tx, int64(id), false)
-	if err != nil {
-		return nil, err
-	}
-	st := &Status{ID: id, MessageID: m.messageID, Attempts: m.attempts, LastError: m.lastErr, Enqueued: time.UnixMilli(m.created), Recipients: rcptList(m.rcpts, nil)}
-	switch m.outcome {
-	case "sent":
-		st.State = Sent
-	case "failed":
-		st.State = Failed
-	case "canceled":
-		st.State = Canceled
-	default:
-		job, err := ob.client.JobGetTx(ctx, tx, m.jobID)
+	// One transaction: the message, its recipients and its job as of one
+	// moment (the worker records an attempt before River completes the
+	// job).
+	return inTx(ctx, ob.db, "status", func(t tx) (*Status, error) {
+		m, err := ob.load(ctx, t, int64(id), false)
+		if err != nil {
+			return nil, err
+		}
+		st := &Status{ID: id, MessageID: m.messageID, Attempts: m.attempts, LastError: m.lastErr, Enqueued: time.UnixMilli(m.created), Recipients: rcptList(m.rcpts, nil)}
+		if m.outcome != "" {
+			st.State = stateOf(m.outcome, "")
+			return st, nil
+		}
+		job, err := ob.queue.get(ctx, t, m.jobID)
 		if errors.Is(err, river.ErrNotFound) {
-			st.State = Failed
+			st.State = stateOf("", "")
 			if st.LastError == "" {
 				st.LastError = "outbox: the message's job is gone"
 			}
@@ -120,21 +111,36 @@ func (ob *Outbox) Status(ctx context.Context, id ID) (*Status, error) {
 		if err != nil {
 			return nil, fmt.Errorf("outbox: status of %d: %w", id, err)
 		}
-		switch job.State {
-		case rivertype.JobStateRunning:
-			st.State = Sending
-		case rivertype.JobStateCancelled:
-			st.State = Canceled
-		case rivertype.JobStateDiscarded:
-			st.State = Failed
-		case rivertype.JobStateCompleted:
-			st.State = Sent
-		default:
-			st.State = Pending
+		st.State = stateOf("", job.State)
+		if st.State == Pending {
 			st.Next = job.ScheduledAt
 		}
+		return st, nil
+	})
+}
+
+// stateOf is a message's State from its recorded outcome and, while it has
+// none, its River job's state ("" when the job is gone).
+func stateOf(outcome string, job rivertype.JobState) State {
+	switch outcome {
+	case "sent":
+		return Sent
+	case "failed":
+		return Failed
+	case "canceled":
+		return Canceled
 	}
-	return st, nil
+	switch job {
+	case rivertype.JobStateRunning:
+		return Sending
+	case rivertype.JobStateCancelled:
+		return Canceled
+	case rivertype.JobStateDiscarded, "":
+		return Failed
+	case rivertype.JobStateCompleted:
+		return Sent
+	}
+	return Pending
 }
 
 // rcptList converts rows to Recipients; with only non-nil, just those.
@@ -169,17 +175,17 @@ func rcptList(rows []rcptRow, only []string) []Recipient {
 // being sent is left alone. Retry of a message every recipient has fails
 // with ErrFinished.
 func (ob *Outbox) Retry(ctx context.Context, id ID) error {
-	tx, err := ob.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("outbox: retry: %w", err)
-	}
-	defer tx.Rollback()
-	m, err := ob.load(ctx, tx, int64(id), false)
+	_, err := inTx(ctx, ob.db, "retry", func(t tx) (struct{}, error) { return struct{}{}, ob.retry(ctx, t, id) })
+	return err
+}
+
+func (ob *Outbox) retry(ctx context.Context, t tx, id ID) error {
+	m, err := ob.load(ctx, t, int64(id), false)
 	if err != nil {
 		return err
 	}
 	if m.outcome == "" {
-		job, err := ob.client.JobGetTx(ctx, tx, m.jobID)
+		job, err := ob.queue.get(ctx, t, m.jobID)
 		if err != nil && !errors.Is(err, river.ErrNotFound) {
 			return fmt.Errorf("outbox: retry: %w", err)
 		}
@@ -187,10 +193,10 @@ func (ob *Outbox) Retry(ctx context.Context, id ID) error {
 			return nil
 		}
 		if err == nil && job.State != rivertype.JobStateCompleted && job.State != rivertype.JobStateCancelled && job.State != rivertype.JobStateDiscarded {
-			if _, err := ob.client.JobRetryTx(ctx, tx, m.jobID); err != nil {
+			if err := ob.queue.retry(ctx, t, m.jobID); err != nil {
 				return fmt.Errorf("outbox: retry: %w", err)
 			}
-			return commit(tx, "retry")
+			return nil
 		}
 		// The job ended without an outcome recorded: enqueue it again.
 	}
@@ -203,16 +209,13 @@ func (ob *Outbox) Retry(ctx context.Context, id ID) error {
 	if n == 0 {
 		return fmt.Errorf("%w: message %d was sent to every recipient", ErrFinished, id)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE outbox_recipient SET state = 'pending' WHERE message = ? AND state = 'failed'`, int64(id)); err != nil {
+	if err := t.exec(ctx, `UPDATE outbox_recipient SET state = 'pending' WHERE message = ? AND state = 'failed'`, int64(id)); err != nil {
 		return fmt.Errorf("outbox: retry: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE outbox_message SET outcome = '', updated_at = ? WHERE id = ?`, time.Now().UnixMilli(), int64(id)); err != nil {
+	if err := t.exec(ctx, `UPDATE outbox_message SET outcome = '', updated_at = ? WHERE id = ?`, time.Now().UnixMilli(), int64(id)); err != nil {
 		return fmt.Errorf("outbox: retry: %w", err)
 	}
-	if err := ob.insertJob(ctx, tx, int64(id), time.Now()); err != nil {
-		return err
-	}
-	return commit(tx, "retry")
+	return ob.insertJob(ctx, t, int64(id), time.Now())
 }
 
 // Cancel cancels a message not yet finished: it is not sent to the
@@ -220,15 +223,15 @@ func (ob *Outbox) Retry(ctx context.Context, id ID) error {
 // but what it delivered stays delivered. Cancel of a Canceled message does
 // nothing; of a Sent or Failed one it fails with ErrFinished.
 func (ob *Outbox) Cancel(ctx context.Context, id ID) error {
-	tx, err := ob.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("outbox: cancel: %w", err)
-	}
-	defer tx.Rollback()
+	_, err := inTx(ctx, ob.db, "cancel", func(t tx) (struct{}, error) { return struct{}{}, ob.cancel(ctx, t, id) })
+	return err
+}
+
+func (ob *Outbox) cancel(ctx context.Context, t tx, id ID) error {
 	var outcome string
 	var jobID int64
-	err = tx.QueryRowContext(ctx, `SELECT outcome, job_id FROM outbox_message WHERE id = ?`, int64(id)).Scan(&outcome, &jobID)
-	if errors.Is(err, sql.ErrNoRows) {
+	err := t.queryRow(ctx, `SELECT outcome, job_id FROM outbox_message WHERE id = ?`, int64(id)).Scan(&outcome, &jobID)
+	if errors.Is(err, errNoRows) {
 		return fmt.Errorf("%w: %d", ErrNotFound, id)
 	}
 	if err != nil {
@@ -240,18 +243,11 @@ func (ob *Outbox) Cancel(ctx context.Context, id ID) error {
 	case "sent", "failed":
 		return fmt.Errorf("%w: message %d is %s", ErrFinished, id, outcome)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE outbox_message SET outcome = 'canceled', updated_at = ? WHERE id = ?`, time.Now().UnixMilli(), int64(id)); err != nil {
+	if err := t.exec(ctx, `UPDATE outbox_message SET outcome = 'canceled', updated_at = ? WHERE id = ?`, time.Now().UnixMilli(), int64(id)); err != nil {
 		return fmt.Errorf("outbox: cancel: %w", err)
 	}
-	if _, err := ob.client.JobCancelTx(ctx, tx, jobID); err != nil && !errors.Is(err, river.ErrNotFound) {
+	if err := ob.queue.cancel(ctx, t, jobID); err != nil && !errors.Is(err, river.ErrNotFound) {
 		return fmt.Errorf("outbox: cancel: %w", err)
-	}
-	return commit(tx, "cancel")
-}
-
-func commit(tx *sql.Tx, op string) error {
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("outbox: %s: %w", op, err)
 	}
 	return nil
 }

@@ -3,7 +3,6 @@ package outbox
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -49,24 +48,21 @@ type rcptRow struct {
 	changed   bool
 }
 
-func (ob *Outbox) load(ctx context.Context, q interface {
-	QueryRowContext(context.Context, string, ...any) *sql.Row
-	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}, id int64, withRaw bool) (*stored, error) {
+// load reads message id and its recipients; with withRaw, its bytes too.
+func (ob *Outbox) load(ctx context.Context, q conn, id int64, withRaw bool) (*stored, error) {
 	m := &stored{id: id}
-	rawCol := "x''"
-	if withRaw {
-		rawCol = "raw"
-	}
-	err := q.QueryRowContext(ctx, `SELECT job_id, message_id, env_from, `+rawCol+`, outcome, attempts, last_error, created_at FROM outbox_message WHERE id = ?`, id).
-		Scan(&m.jobID, &m.messageID, &m.from, &m.raw, &m.outcome, &m.attempts, &m.lastErr, &m.created)
-	if errors.Is(err, sql.ErrNoRows) {
+	err := q.queryRow(ctx, `SELECT job_id, message_id, env_from, outcome, attempts, last_error, created_at FROM outbox_message WHERE id = ?`, id).
+		Scan(&m.jobID, &m.messageID, &m.from, &m.outcome, &m.attempts, &m.lastErr, &m.created)
+	if errors.Is(err, errNoRows) {
 		return nil, fmt.Errorf("%w: %d", ErrNotFound, id)
+	}
+	if err == nil && withRaw {
+		err = q.queryRow(ctx, `SELECT raw FROM outbox_message WHERE id = ?`, id).Scan(&m.raw)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("outbox: reading message %d: %w", id, err)
 	}
-	rows, err := q.QueryContext(ctx, `SELECT pos, address, state, code, reply, uncertain FROM outbox_recipient WHERE message = ? ORDER BY pos`, id)
+	rows, err := q.query(ctx, `SELECT pos, address, state, code, reply, uncertain FROM outbox_recipient WHERE message = ? ORDER BY pos`, id)
 	if err != nil {
 		return nil, fmt.Errorf("outbox: reading message %d: %w", id, err)
 	}
@@ -100,7 +96,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[sendArgs]) error {
 		return nil // finished, canceled, or superseded by Retry
 	}
 	m.attempts++
-	if _, err := ob.db.ExecContext(ctx, `UPDATE outbox_message SET attempts = attempts + 1, updated_at = ? WHERE id = ?`, time.Now().UnixMilli(), m.id); err != nil {
+	if err := ob.db.exec(ctx, `UPDATE outbox_message SET attempts = attempts + 1, updated_at = ? WHERE id = ?`, time.Now().UnixMilli(), m.id); err != nil {
 		return fmt.Errorf("outbox: %w", err)
 	}
 	byAddr := map[string]*rcptRow{}
@@ -291,28 +287,23 @@ func setRcpt(byAddr map[string]*rcptRow, addr, state string, code int, reply str
 // record writes the recipients' outcomes and the message's in one
 // transaction. A message canceled meanwhile stays canceled.
 func (ob *Outbox) record(ctx context.Context, m *stored, outcome, lastErr string) error {
-	tx, err := ob.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("outbox: recording an attempt: %w", err)
-	}
-	defer tx.Rollback()
-	for _, r := range m.rcpts {
-		if !r.changed {
-			continue
+	_, err := inTx(ctx, ob.db, "recording an attempt", func(t tx) (struct{}, error) {
+		for _, r := range m.rcpts {
+			if !r.changed {
+				continue
+			}
+			if err := t.exec(ctx, `UPDATE outbox_recipient SET state = ?, code = ?, reply = ?, uncertain = ? WHERE message = ? AND pos = ?`,
+				r.state, r.code, r.reply, r.uncertain, m.id, r.pos); err != nil {
+				return struct{}{}, fmt.Errorf("outbox: recording an attempt: %w", err)
+			}
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE outbox_recipient SET state = ?, code = ?, reply = ?, uncertain = ? WHERE message = ? AND pos = ?`,
-			r.state, r.code, r.reply, r.uncertain, m.id, r.pos); err != nil {
-			return fmt.Errorf("outbox: recording an attempt: %w", err)
+		if err := t.exec(ctx, `UPDATE outbox_message SET outcome = CASE WHEN outcome = '' THEN ? ELSE outcome END, last_error = ?, updated_at = ? WHERE id = ?`,
+			outcome, lastErr, time.Now().UnixMilli(), m.id); err != nil {
+			return struct{}{}, fmt.Errorf("outbox: recording an attempt: %w", err)
 		}
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE outbox_message SET outcome = CASE WHEN outcome = '' THEN ? ELSE outcome END, last_error = ?, updated_at = ? WHERE id = ?`,
-		outcome, lastErr, time.Now().UnixMilli(), m.id); err != nil {
-		return fmt.Errorf("outbox: recording an attempt: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("outbox: recording an attempt: %w", err)
-	}
-	return nil
+		return struct{}{}, nil
+	})
+	return err
 }
 
 // retryPolicy is exponential back-off with jitter, never past the

@@ -1,0 +1,116 @@
+package outbox_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/jmailgo/jmail/mailsession/outbox"
+)
+
+// postgresEnv names the PostgreSQL database (a postgres:// URL) that, when
+// set, the package's tests run on instead of SQLite files, each test in a
+// schema of its own; .ci/run sets it to the cluster of .ci/postgres.sh:
+//
+//	JMAIL_TEST_POSTGRES=postgres://jmail:jmail-pg-secret@127.0.0.1:15432/jmail go test ./mailsession/outbox/
+const postgresEnv = "JMAIL_TEST_POSTGRES"
+
+// testDB is where a test's outbox lives: a new SQLite file, or a new
+// schema in $JMAIL_TEST_POSTGRES (dropped when the test ends), with its
+// pool.
+type testDB struct {
+	outbox.Database
+	pool *pgxpool.Pool // nil for SQLite
+}
+
+func newTestDB(t testing.TB) testDB {
+	t.Helper()
+	url := os.Getenv(postgresEnv)
+	if url == "" {
+		return testDB{Database: outbox.SQLite(filepath.Join(t.TempDir(), "outbox.db"))}
+	}
+	pool := postgresSchema(t, url)
+	return testDB{Database: outbox.Postgres(pool), pool: pool}
+}
+
+// postgresSchema creates a schema of its own in the database at url and
+// returns a pool whose connections use it; the schema is dropped when the
+// test ends.
+func postgresSchema(t testing.TB, url string) *pgxpool.Pool {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	schema := fmt.Sprintf("t_%d_%d", os.Getpid(), time.Now().UnixNano())
+	admin, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatalf("%s: %v", postgresEnv, err)
+	}
+	defer admin.Close(ctx)
+	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ConnConfig.RuntimeParams["search_path"] = schema
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		pool.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if c, err := pgx.Connect(ctx, url); err == nil {
+			c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
+			c.Close(ctx)
+		}
+	})
+	return pool
+}
+
+// appTx is a transaction of the application's on the outbox's database,
+// whichever it is: what EnqueueTx joins.
+type appTx struct {
+	native   any // *sql.Tx or pgx.Tx
+	exec     func(q string) error
+	commit   func() error
+	rollback func() error
+}
+
+// begin begins an application transaction on the database of ob, opened
+// on d.
+func (d testDB) begin(t testing.TB, ctx context.Context, ob *outbox.Outbox) *appTx {
+	t.Helper()
+	if d.pool == nil {
+		db := ob.DB()
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &appTx{
+			native:   tx,
+			exec:     func(q string) error { _, err := tx.ExecContext(ctx, q); return err },
+			commit:   tx.Commit,
+			rollback: tx.Rollback,
+		}
+	}
+	tx, err := d.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &appTx{
+		native:   tx,
+		exec:     func(q string) error { _, err := tx.Exec(ctx, q); return err },
+		commit:   func() error { return tx.Commit(ctx) },
+		rollback: func() error { return tx.Rollback(ctx) },
+	}
+}
+
