@@ -113,4 +113,3 @@ func (d testDB) begin(t testing.TB, ctx context.Context, ob *outbox.Outbox) *app
 		rollback: func() error { return tx.Rollback(ctx) },
 	}
 }
-
