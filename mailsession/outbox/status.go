@@ -82,6 +82,7 @@ type Status struct {
 	Recipients []Recipient
 	LastError  string    // the last attempt's failure, if any
 	Enqueued   time.Time // when Enqueue stored it
+	Updated    time.Time // when an attempt, Retry or Cancel last changed it
 	Next       time.Time // when Pending: when the next attempt is due
 }
 
@@ -90,32 +91,101 @@ func (ob *Outbox) Status(ctx context.Context, id ID) (*Status, error) {
 	// One transaction: the message, its recipients and its job as of one
 	// moment (the worker records an attempt before River completes the
 	// job).
-	return inTx(ctx, ob.db, "status", func(t tx) (*Status, error) {
-		m, err := ob.load(ctx, t, int64(id), false)
-		if err != nil {
-			return nil, err
-		}
-		st := &Status{ID: id, MessageID: m.messageID, Attempts: m.attempts, LastError: m.lastErr, Enqueued: time.UnixMilli(m.created), Recipients: rcptList(m.rcpts, nil)}
-		if m.outcome != "" {
-			st.State = stateOf(m.outcome, "")
-			return st, nil
-		}
-		job, err := ob.queue.get(ctx, t, m.jobID)
-		if errors.Is(err, river.ErrNotFound) {
-			st.State = stateOf("", "")
-			if st.LastError == "" {
-				st.LastError = "outbox: the message's job is gone"
-			}
-			return st, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("outbox: status of %d: %w", id, err)
-		}
-		st.State = stateOf("", job.State)
-		if st.State == Pending {
-			st.Next = job.ScheduledAt
+	return inTx(ctx, ob.db, "status", func(t tx) (*Status, error) { return ob.status(ctx, t, id) })
+}
+
+func (ob *Outbox) status(ctx context.Context, t tx, id ID) (*Status, error) {
+	m, err := ob.load(ctx, t, int64(id), false)
+	if err != nil {
+		return nil, err
+	}
+	st := &Status{ID: id, MessageID: m.messageID, Attempts: m.attempts, LastError: m.lastErr, Enqueued: time.UnixMilli(m.created), Updated: time.UnixMilli(m.updated), Recipients: rcptList(m.rcpts, nil)}
+	if m.outcome != "" {
+		st.State = stateOf(m.outcome, "")
+		return st, nil
+	}
+	job, err := ob.queue.get(ctx, t, m.jobID)
+	if errors.Is(err, river.ErrNotFound) {
+		st.State = stateOf("", "")
+		if st.LastError == "" {
+			st.LastError = "outbox: the message's job is gone"
 		}
 		return st, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("outbox: status of %d: %w", id, err)
+	}
+	st.State = stateOf("", job.State)
+	if st.State == Pending {
+		st.Next = job.ScheduledAt
+	}
+	return st, nil
+}
+
+// Counts returns how many messages the outbox holds in each state (states
+// with none are absent).
+func (ob *Outbox) Counts(ctx context.Context) (map[State]int, error) {
+	return inTx(ctx, ob.db, "counts", func(t tx) (map[State]int, error) {
+		rs, err := t.query(ctx, `SELECT m.outcome, COALESCE(CAST(j.state AS TEXT), ''), count(*)
+			FROM outbox_message m LEFT JOIN river_job j ON j.id = m.job_id GROUP BY 1, 2`)
+		if err != nil {
+			return nil, fmt.Errorf("outbox: counts: %w", err)
+		}
+		defer rs.Close()
+		counts := map[State]int{}
+		for rs.Next() {
+			var outcome, job string
+			var n int
+			if err := rs.Scan(&outcome, &job, &n); err != nil {
+				return nil, fmt.Errorf("outbox: counts: %w", err)
+			}
+			counts[stateOf(outcome, rivertype.JobState(job))] += n
+		}
+		if err := rs.Err(); err != nil {
+			return nil, fmt.Errorf("outbox: counts: %w", err)
+		}
+		return counts, nil
+	})
+}
+
+// Failures returns up to limit messages that an operator may want to look
+// at, the most recently changed first: those Failed, those with a failed
+// recipient, and those whose last attempt failed (Pending, to be retried).
+// Each Status carries the server's replies per recipient.
+func (ob *Outbox) Failures(ctx context.Context, limit int) ([]*Status, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	return inTx(ctx, ob.db, "failures", func(t tx) ([]*Status, error) {
+		rs, err := t.query(ctx, `SELECT id FROM outbox_message m
+			WHERE m.outcome = 'failed' OR (m.last_error <> '' AND m.outcome <> 'canceled')
+			   OR EXISTS (SELECT 1 FROM outbox_recipient r WHERE r.message = m.id AND r.state = 'failed')
+			ORDER BY m.updated_at DESC, m.id DESC LIMIT ?`, limit)
+		if err != nil {
+			return nil, fmt.Errorf("outbox: failures: %w", err)
+		}
+		var ids []ID
+		for rs.Next() {
+			var id int64
+			if err := rs.Scan(&id); err != nil {
+				rs.Close()
+				return nil, fmt.Errorf("outbox: failures: %w", err)
+			}
+			ids = append(ids, ID(id))
+		}
+		rs.Close()
+		if err := rs.Err(); err != nil {
+			return nil, fmt.Errorf("outbox: failures: %w", err)
+		}
+		out := make([]*Status, 0, len(ids))
+		for _, id := range ids {
+			st, err := ob.status(ctx, t, id)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, st)
+		}
+		return out, nil
 	})
 }
 

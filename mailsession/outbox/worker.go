@@ -35,6 +35,7 @@ type stored struct {
 	attempts  int
 	lastErr   string
 	created   int64
+	updated   int64
 	rcpts     []rcptRow
 }
 
@@ -51,8 +52,8 @@ type rcptRow struct {
 // load reads message id and its recipients; with withRaw, its bytes too.
 func (ob *Outbox) load(ctx context.Context, q conn, id int64, withRaw bool) (*stored, error) {
 	m := &stored{id: id}
-	err := q.queryRow(ctx, `SELECT job_id, message_id, env_from, outcome, attempts, last_error, created_at FROM outbox_message WHERE id = ?`, id).
-		Scan(&m.jobID, &m.messageID, &m.from, &m.outcome, &m.attempts, &m.lastErr, &m.created)
+	err := q.queryRow(ctx, `SELECT job_id, message_id, env_from, outcome, attempts, last_error, created_at, updated_at FROM outbox_message WHERE id = ?`, id).
+		Scan(&m.jobID, &m.messageID, &m.from, &m.outcome, &m.attempts, &m.lastErr, &m.created, &m.updated)
 	if errors.Is(err, errNoRows) {
 		return nil, fmt.Errorf("%w: %d", ErrNotFound, id)
 	}
