@@ -29,43 +29,35 @@ type testDB struct {
 	pool *pgxpool.Pool // nil for SQLite
 }
 
-func newTestDB(t testing.TB) testDB {
+func newTestDB(t testing.TB) testDB { return testDBAt(t, os.Getenv(postgresEnv)) }
+
+// testDBAt is a new SQLite file when url is empty, else a new schema in
+// the PostgreSQL database at url.
+func testDBAt(t testing.TB, url string) testDB {
 	t.Helper()
-	url := os.Getenv(postgresEnv)
 	if url == "" {
 		return testDB{Database: outbox.SQLite(filepath.Join(t.TempDir(), "outbox.db"))}
 	}
-	pool := postgresSchema(t, url)
+	pool := schemaPool(t, url, newSchema(t, url))
 	return testDB{Database: outbox.Postgres(pool), pool: pool}
 }
 
-// postgresSchema creates a schema of its own in the database at url and
-// returns a pool whose connections use it; the schema is dropped when the
-// test ends.
-func postgresSchema(t testing.TB, url string) *pgxpool.Pool {
+// newSchema creates a schema of its own in the database at url, dropped
+// (with everything in it) when the test ends.
+func newSchema(t testing.TB, url string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	schema := fmt.Sprintf("t_%d_%d", os.Getpid(), time.Now().UnixNano())
 	admin, err := pgx.Connect(ctx, url)
 	if err != nil {
-		t.Fatalf("%s: %v", postgresEnv, err)
+		t.Fatalf("PostgreSQL (%s or JMAIL_IT_POSTGRES): %v", postgresEnv, err)
 	}
 	defer admin.Close(ctx)
 	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := pgxpool.ParseConfig(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.ConnConfig.RuntimeParams["search_path"] = schema
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
 	t.Cleanup(func() {
-		pool.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if c, err := pgx.Connect(ctx, url); err == nil {
@@ -73,6 +65,25 @@ func postgresSchema(t testing.TB, url string) *pgxpool.Pool {
 			c.Close(ctx)
 		}
 	})
+	return schema
+}
+
+// schemaPool is a pool on the database at url whose connections use
+// schema; it is closed when the test ends (before the schema is dropped).
+func schemaPool(t testing.TB, url, schema string) *pgxpool.Pool {
+	t.Helper()
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ConnConfig.RuntimeParams["search_path"] = schema
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
 	return pool
 }
 

@@ -207,8 +207,8 @@ func testMessage(e itEnv, to, val string) []byte {
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // Crash test settings. The rescue of jobs left running by a killed
-// process is River's: after RescueStuckJobsAfter, which the outbox sets to
-// the attempt timeout plus a minute, checked every 30 s by the leader.
+// process is River's: after RescueStuckJobsAfter (WithRescueAfter, here
+// two seconds past the attempt timeout), checked every 30 s by the leader.
 const (
 	crashChildEnv  = "JMAIL_IT_OUTBOX_CRASH_CHILD"
 	crashN         = 2000
@@ -332,6 +332,7 @@ func crashChild(t *testing.T) {
 		outbox.WithMigrate(),
 		outbox.WithWorkers(crashWorkers),
 		outbox.WithAttemptTimeout(crashAttemptTO),
+		outbox.WithRescueAfter(crashAttemptTO+2*time.Second),
 		outbox.WithBackoff(100*time.Millisecond, time.Second),
 		outbox.WithPollInterval(50*time.Millisecond),
 		outbox.WithLogger(quiet()),
@@ -452,13 +453,26 @@ func TestIntegrationOutboxOutage(t *testing.T) {
 }
 
 // TestIntegrationOutboxTransaction: a message enqueued in a transaction
-// that rolls back is never sent; one whose transaction commits is.
+// that rolls back is never sent; one whose transaction commits is. On
+// SQLite (a *sql.Tx) and PostgreSQL (a pgx.Tx).
 func TestIntegrationOutboxTransaction(t *testing.T) {
 	e := stackEnv(t)
 	const user = "carol"
 	e.emptyMailbox(t, user)
+	for _, kind := range []string{"sqlite", "postgres"} {
+		t.Run(kind, func(t *testing.T) {
+			url := ""
+			if kind == "postgres" {
+				url = postgresURL(t, e)
+			}
+			outboxTransaction(t, e, user, testDBAt(t, url))
+		})
+	}
+}
+
+func outboxTransaction(t *testing.T, e itEnv, user string, db testDB) {
 	ctx := context.Background()
-	ob, err := outbox.Open(ctx, e.session(t, 2), outbox.SQLite(filepath.Join(t.TempDir(), "outbox.db")),
+	ob, err := outbox.Open(ctx, e.session(t, 2), db,
 		outbox.WithMigrate(),
 		outbox.WithBackoff(200*time.Millisecond, 2*time.Second),
 		outbox.WithPollInterval(50*time.Millisecond),
@@ -492,20 +506,17 @@ func TestIntegrationOutboxTransaction(t *testing.T) {
 	// table created beside it), then commits or rolls back.
 	enqueueInTx := func(msg *mailsession.Message, commit bool) outbox.ID {
 		t.Helper()
-		tx, err := ob.DB().BeginTx(ctx, nil)
+		tx := db.begin(t, ctx, ob)
+		if err := tx.exec(`CREATE TABLE app_order (n INTEGER)`); err != nil {
+			t.Fatal(err)
+		}
+		id, err := ob.EnqueueTx(ctx, tx.native, msg)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := tx.ExecContext(ctx, `CREATE TABLE app_order (n INTEGER)`); err != nil {
-			t.Fatal(err)
-		}
-		id, err := ob.EnqueueTx(ctx, tx, msg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		end := tx.Rollback
+		end := tx.rollback
 		if commit {
-			end = tx.Commit
+			end = tx.commit
 		}
 		if err := end(); err != nil {
 			t.Fatal(err)
