@@ -95,6 +95,8 @@ const (
 	jobKind     = "jmail_outbox_send"
 	queueName   = "jmail_outbox"
 	maxAttempts = 10000 // the maximum age, not a count, ends the retries
+	// fetchCooldown is River's FetchCooldown: see Open.
+	fetchCooldown = 5 * time.Millisecond
 )
 
 // ErrTooLarge is returned by Enqueue for a message larger than the size cap
@@ -263,9 +265,15 @@ func Open(ctx context.Context, s *mailsession.Session, d Database, opts ...Optio
 		RescueStuckJobsAfter: cfg.rescueAfter,
 		Logger:               slog.New(warnOnly{cfg.logger.Handler()}),
 	}
+	// River fetches at most once per FetchCooldown, each time as many
+	// jobs as there are idle workers, so a busy outbox sends at most
+	// workers/FetchCooldown messages a second: River's default of 100 ms
+	// would hold two workers to 20 a second. The cooldown applies only
+	// while jobs keep coming; an idle outbox polls every poll interval.
+	rc.FetchCooldown = fetchCooldown
 	if cfg.pollInterval > 0 {
 		rc.FetchPollInterval = cfg.pollInterval
-		rc.FetchCooldown = min(cfg.pollInterval, 100*time.Millisecond)
+		rc.FetchCooldown = min(cfg.pollInterval, fetchCooldown)
 	}
 	ob.queue, err = db.newQueue(rc)
 	if err != nil {
