@@ -9,8 +9,16 @@
 // mail.batch.size), starts the workers, prints each attempt and outcome as
 // the outbox reports them (WithEvents), then every message's Status, and
 // stops. -db keeps the queue in a file of your choosing (by default a file
-// in a temporary directory, removed at the end); -n sets how many messages
-// are enqueued; -v logs the outbox's structured records to stderr.
+// in a temporary directory, removed at the end); -postgres URL keeps it in
+// a PostgreSQL database instead, the queue several processes share (run
+// the example in two terminals at once: each sends some of the other's
+// messages); -n sets how many messages are enqueued; -v logs the outbox's
+// structured records to stderr.
+//
+//	go run ./examples/outbox -postgres 'postgres://user:password@127.0.0.1:5432/db'
+//
+// The URL may come from $JMAIL_OUTBOX_POSTGRES instead, keeping the
+// password off the command line.
 package main
 
 import (
@@ -24,6 +32,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/jmailgo/jmail/mailsession"
 	"github.com/jmailgo/jmail/mailsession/mailtest"
 	"github.com/jmailgo/jmail/mailsession/outbox"
@@ -32,6 +42,7 @@ import (
 
 func main() {
 	db := flag.String("db", "", "SQLite file of the queue (default: one in a temporary directory)")
+	pg := flag.String("postgres", os.Getenv("JMAIL_OUTBOX_POSTGRES"), "PostgreSQL URL of a shared queue, instead of SQLite (default $JMAIL_OUTBOX_POSTGRES)")
 	n := flag.Int("n", 3, "messages to enqueue")
 	verbose := flag.Bool("v", false, "log the outbox's records to stderr")
 	flag.Parse()
@@ -42,7 +53,11 @@ func main() {
 	if *verbose {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	if err := run(ctx, os.Stdout, *db, *n, logger); err != nil {
+	if *db != "" && *pg != "" {
+		fmt.Fprintln(os.Stderr, "outbox: -db and -postgres: give one")
+		os.Exit(2)
+	}
+	if err := run(ctx, os.Stdout, queue{sqlite: *db, postgres: *pg}, *n, logger); err != nil {
 		fmt.Fprintln(os.Stderr, "outbox:", err)
 		os.Exit(1)
 	}
@@ -54,20 +69,40 @@ const (
 	audit   = "audit@example.org"   // mail.audit.trail
 )
 
+// queue says where the queue is: a PostgreSQL URL, else an SQLite file
+// (empty: a new one in a temporary directory).
+type queue struct{ sqlite, postgres string }
+
+// open returns the outbox's Database and what to call when done.
+func (q queue) open(ctx context.Context) (outbox.Database, func(), error) {
+	if q.postgres != "" {
+		pool, err := pgxpool.New(ctx, q.postgres)
+		if err != nil {
+			return nil, nil, fmt.Errorf("-postgres: %w", err)
+		}
+		return outbox.Postgres(pool), pool.Close, nil
+	}
+	if q.sqlite != "" {
+		return outbox.SQLite(q.sqlite), func() {}, nil
+	}
+	dir, err := os.MkdirTemp("", "jmail-outbox-")
+	if err != nil {
+		return nil, nil, err
+	}
+	return outbox.SQLite(filepath.Join(dir, "outbox.db")), func() { os.RemoveAll(dir) }, nil
+}
+
 // run is the whole example; main only parses flags. logger nil: the
 // outbox's records are discarded.
-func run(ctx context.Context, out io.Writer, dbPath string, n int, logger *slog.Logger) error {
+func run(ctx context.Context, out io.Writer, q queue, n int, logger *slog.Logger) error {
 	if n < 1 {
 		return fmt.Errorf("-n %d: at least one message", n)
 	}
-	if dbPath == "" {
-		dir, err := os.MkdirTemp("", "jmail-outbox-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-		dbPath = filepath.Join(dir, "outbox.db")
+	database, closeDB, err := q.open(ctx)
+	if err != nil {
+		return err
 	}
+	defer closeDB()
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -105,14 +140,14 @@ func run(ctx context.Context, out io.Writer, dbPath string, n int, logger *slog.
 		case <-done:
 		}
 	}
-	ob, err := outbox.Open(ctx, session, outbox.SQLite(dbPath), outbox.WithMigrate(), outbox.WithProperties(props),
+	ob, err := outbox.Open(ctx, session, database, outbox.WithMigrate(), outbox.WithProperties(props),
 		outbox.WithEvents(onEvent), outbox.WithLogger(logger))
 	if err != nil {
 		return err
 	}
 	defer ob.Close()
 
-	fmt.Fprintf(out, "== Outbox in %s, sending to the embedded mail server on %s\n", dbPath, srv.Addr(srv.Ports().SMTP))
+	fmt.Fprintf(out, "== Outbox in %s, sending to the embedded mail server on %s\n", database, srv.Addr(srv.Ports().SMTP))
 	for _, k := range []string{outbox.KeyBlacklist, outbox.KeyAuditTrail, outbox.KeyBatchSize, outbox.KeyRateLimit} {
 		fmt.Fprintf(out, "   %s=%s\n", k, settings[k])
 	}
@@ -153,12 +188,45 @@ func run(ctx context.Context, out io.Writer, dbPath string, n int, logger *slog.
 	for _, id := range ids {
 		left[id] = true
 	}
+	// On a shared queue another process may send some: Status tells. A
+	// message this process attempts is left to its events (the attempt's
+	// event comes before its outcome is recorded).
+	mine := map[outbox.ID]bool{}
+	handle := func(ev outbox.Event) {
+		printEvent(out, ev)
+		mine[ev.ID] = true
+		if ev.Kind == outbox.EventSent || ev.Kind == outbox.EventFailed {
+			delete(left, ev.ID)
+		}
+	}
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
 	for len(left) > 0 {
 		select {
 		case ev := <-events:
-			printEvent(out, ev)
-			if ev.Kind == outbox.EventSent || ev.Kind == outbox.EventFailed {
-				delete(left, ev.ID)
+			handle(ev)
+		case <-tick.C:
+		drain:
+			for {
+				select {
+				case ev := <-events:
+					handle(ev)
+				default:
+					break drain
+				}
+			}
+			for id := range left {
+				if mine[id] {
+					continue
+				}
+				st, err := ob.Status(ctx, id)
+				if err != nil {
+					return err
+				}
+				if st.State == outbox.Sent || st.State == outbox.Failed {
+					fmt.Fprintf(out, "   %-7s message %s, by another process\n", strings.ToLower(st.State.String()), id)
+					delete(left, id)
+				}
 			}
 		case <-ctx.Done():
 			return fmt.Errorf("waiting for %d messages: %w", len(left), ctx.Err())
@@ -183,7 +251,7 @@ func run(ctx context.Context, out io.Writer, dbPath string, n int, logger *slog.
 			fmt.Fprintln(out, line)
 		}
 	}
-	fmt.Fprintf(out, "\n== %d SMTP transactions reached the server\n", len(srv.Received()))
+	fmt.Fprintf(out, "\n== %d SMTP transactions reached this process's server\n", len(srv.Received()))
 	return nil
 }
 

@@ -184,16 +184,35 @@ func (ob *Outbox) insert(ctx context.Context, t tx, c *composed, raw []byte, opt
 	if ec.key != "" {
 		key = ec.key
 	}
-	// With a key, a second Enqueue inserts nothing: ON CONFLICT waits for
-	// a concurrent one with the same key (PostgreSQL) and then finds it.
+	// With a key, a second Enqueue inserts nothing: it finds the first
+	// (looked up first, so that the usual case burns no ID), and ON
+	// CONFLICT covers a concurrent one with the same key, which PostgreSQL
+	// waits for.
 	var id int64
+	byKey := func() (ID, error) {
+		err := t.queryRow(ctx, `SELECT id FROM outbox_message WHERE idem_key = ?`, ec.key).Scan(&id)
+		if err != nil {
+			return 0, err
+		}
+		return ID(id), nil
+	}
+	if ec.key != "" {
+		found, err := byKey()
+		if err == nil {
+			return found, nil
+		}
+		if !errors.Is(err, errNoRows) {
+			return 0, fmt.Errorf("outbox: enqueue: %w", err)
+		}
+	}
 	err := t.queryRow(ctx, `INSERT INTO outbox_message (idem_key, message_id, env_from, raw, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (idem_key) DO NOTHING RETURNING id`, key, c.messageID, c.from, raw, now.UnixMilli(), now.UnixMilli()).Scan(&id)
 	if errors.Is(err, errNoRows) && ec.key != "" {
-		if err := t.queryRow(ctx, `SELECT id FROM outbox_message WHERE idem_key = ?`, ec.key).Scan(&id); err != nil {
+		found, err := byKey()
+		if err != nil {
 			return 0, fmt.Errorf("outbox: enqueue: %w", err)
 		}
-		return ID(id), nil
+		return found, nil
 	}
 	if err != nil {
 		return 0, fmt.Errorf("outbox: enqueue: %w", err)

@@ -16,6 +16,23 @@
 //	st, err := ob.Status(ctx, id)   // Pending, Sending, Sent, Failed, Canceled
 //	err = ob.Stop(ctx)              // lets the sends in flight finish
 //
+// # Databases
+//
+// SQLite (River's riversqlite over modernc.org/sqlite, pure Go, one file)
+// serves one process. PostgreSQL (River's riverpgxv5 over pgx, Postgres)
+// is the queue that several instances share: each runs workers on it, and
+// River hands a message to one worker at a time. EnqueueTx joins the
+// application's transaction on either: a *sql.Tx begun on DB() for
+// SQLite, a pgx.Tx for PostgreSQL. Migrate (or WithMigrate) runs River's
+// migrator and creates the outbox's tables; on PostgreSQL several
+// processes may run it at once.
+//
+// A process that dies mid-send leaves its messages Sending; River's
+// rescuer makes them due again after WithRescueAfter (default the attempt
+// timeout plus a minute), and that send may then reach the server twice,
+// with the same Message-ID.
+//
+
 // # Outcomes
 //
 // Each recipient ends Sent, Failed (a 5xx, or the maximum age reached) or,

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -246,6 +247,37 @@ func TestIdempotencyKey(t *testing.T) {
 		if m.To[0] != "a@example.org" && m.To[0] != "c@example.org" {
 			t.Errorf("sent to %v", m.To)
 		}
+	}
+}
+
+// Enqueues with one key at the same moment (on PostgreSQL, in concurrent
+// transactions) all get the first one's ID, and one message is sent.
+func TestIdempotencyKeyConcurrent(t *testing.T) {
+	e := setup(t)
+	ctx := testCtx(t)
+	const n = 8
+	ids := make([]outbox.ID, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { ids[i], errs[i] = e.ob.Enqueue(ctx, msg("a@example.org"), outbox.WithKey("same")) })
+	}
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil || ids[i] != ids[0] {
+			t.Fatalf("Enqueue %d: %v, %v; want %v", i, ids[i], errs[i], ids[0])
+		}
+	}
+	start(t, e.ob)
+	waitState(t, e.ob, ids[0], outbox.Sent)
+	if err := e.ob.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if counts, err := e.ob.Counts(ctx); err != nil || counts[outbox.Sent] != 1 || len(counts) != 1 {
+		t.Errorf("Counts = %v, %v; want one message, Sent", counts, err)
+	}
+	if got := len(e.srv.Received()); got != 1 {
+		t.Errorf("received %d, want 1", got)
 	}
 }
 
