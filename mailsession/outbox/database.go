@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/riverqueue/river/rivermigrate"
 )
@@ -47,4 +48,39 @@ func validateRiver(res *rivermigrate.ValidateResult, err error) error {
 		return fmt.Errorf("%w: %v", ErrNotMigrated, res.Messages)
 	}
 	return nil
+}
+
+// checkSchema reports ErrNotMigrated unless River's migrations are all
+// applied and the outbox's tables exist; a database with no table at all
+// (a new SQLite file, an empty schema) is reported as empty.
+func checkSchema(ctx context.Context, d db) (empty bool, err error) {
+	n, err := d.tables(ctx)
+	if err != nil {
+		return false, fmt.Errorf("outbox: reading the schema: %w", err)
+	}
+	if n == 0 {
+		return true, nil
+	}
+	if err := d.validateRiver(ctx); err != nil {
+		return false, err
+	}
+	ours := []string{"outbox_message", "outbox_recipient"}
+	if n, err = d.tables(ctx, ours...); err != nil {
+		return false, fmt.Errorf("outbox: reading the schema: %w", err)
+	}
+	if n != len(ours) {
+		return false, ErrNotMigrated
+	}
+	return false, nil
+}
+
+// placeholders is n ? placeholders separated by commas.
+func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
+
+func anys(s []string) []any {
+	a := make([]any, len(s))
+	for i, v := range s {
+		a[i] = v
+	}
+	return a
 }

@@ -2,6 +2,7 @@ package outbox_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -27,6 +28,7 @@ const postgresEnv = "JMAIL_TEST_POSTGRES"
 type testDB struct {
 	outbox.Database
 	pool *pgxpool.Pool // nil for SQLite
+	path string        // the SQLite file
 }
 
 func newTestDB(t testing.TB) testDB { return testDBAt(t, os.Getenv(postgresEnv)) }
@@ -36,7 +38,8 @@ func newTestDB(t testing.TB) testDB { return testDBAt(t, os.Getenv(postgresEnv))
 func testDBAt(t testing.TB, url string) testDB {
 	t.Helper()
 	if url == "" {
-		return testDB{Database: outbox.SQLite(filepath.Join(t.TempDir(), "outbox.db"))}
+		path := filepath.Join(t.TempDir(), "outbox.db")
+		return testDB{Database: outbox.SQLite(path), path: path}
 	}
 	pool := schemaPool(t, url, newSchema(t, url))
 	return testDB{Database: outbox.Postgres(pool), pool: pool}
@@ -122,5 +125,25 @@ func (d testDB) begin(t testing.TB, ctx context.Context, ob *outbox.Outbox) *app
 		exec:     func(q string) error { _, err := tx.Exec(ctx, q); return err },
 		commit:   func() error { return tx.Commit(ctx) },
 		rollback: func() error { return tx.Rollback(ctx) },
+	}
+}
+
+// exec runs q on the database directly, as the application would.
+func (d testDB) exec(t testing.TB, q string) {
+	t.Helper()
+	ctx := context.Background()
+	if d.pool != nil {
+		if _, err := d.pool.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	db, err := sql.Open("sqlite", d.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, q); err != nil {
+		t.Fatal(err)
 	}
 }

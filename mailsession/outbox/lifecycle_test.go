@@ -1,14 +1,15 @@
 package outbox_test
 
 import (
-	"database/sql"
 	"errors"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/jmailgo/jmail/mailsession/mailtest"
 	"github.com/jmailgo/jmail/mailsession/outbox"
@@ -226,24 +227,41 @@ func TestMigrate(t *testing.T) {
 	srv := mailtest.NewServer(t)
 	s := newSession(t, srv)
 	ctx := testCtx(t)
-	path := filepath.Join(t.TempDir(), "app.db")
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec(`CREATE TABLE app_user (name TEXT)`); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-	if _, err := outbox.Open(ctx, s, outbox.SQLite(path)); !errors.Is(err, outbox.ErrNotMigrated) {
+	d := newTestDB(t)
+	// A database of the application's, not empty: Open does not migrate
+	// it unasked.
+	d.exec(t, `CREATE TABLE app_user (name TEXT)`)
+	if _, err := outbox.Open(ctx, s, d); !errors.Is(err, outbox.ErrNotMigrated) {
 		t.Fatalf("Open of an unmigrated database: %v", err)
 	}
+	if d.pool != nil {
+		cfg := d.pool.Config()
+		cfg.MaxConns = 1
+		small, err := pgxpool.NewWithConfig(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer small.Close()
+		if _, err := outbox.Open(ctx, s, outbox.Postgres(small)); err == nil || !strings.Contains(err.Error(), "at least 2") {
+			t.Errorf("Open on a pool of one connection: %v, want it refused", err)
+		}
+		// On PostgreSQL several processes may migrate at once.
+		errs := make(chan error, 4)
+		for range cap(errs) {
+			go func() { errs <- outbox.Migrate(ctx, d) }()
+		}
+		for range cap(errs) {
+			if err := <-errs; err != nil {
+				t.Fatalf("concurrent Migrate: %v", err)
+			}
+		}
+	}
 	for range 2 { // Migrate is idempotent
-		if err := outbox.Migrate(ctx, outbox.SQLite(path)); err != nil {
+		if err := outbox.Migrate(ctx, d); err != nil {
 			t.Fatal(err)
 		}
 	}
-	ob, err := outbox.Open(ctx, s, outbox.SQLite(path))
+	ob, err := outbox.Open(ctx, s, d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,5 +270,8 @@ func TestMigrate(t *testing.T) {
 	}
 	if _, err := outbox.Open(ctx, s, outbox.SQLite("")); err == nil {
 		t.Fatal("Open with an empty path: no error")
+	}
+	if _, err := outbox.Open(ctx, s, outbox.Postgres(nil)); err == nil {
+		t.Fatal("Open with a nil pool: no error")
 	}
 }

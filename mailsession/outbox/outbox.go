@@ -259,7 +259,7 @@ func Open(ctx context.Context, s *mailsession.Session, d Database, opts ...Optio
 		db.close()
 		return nil, err
 	}
-	empty, err := db.checkSchema(ctx)
+	empty, err := checkSchema(ctx, db)
 	if err != nil && !cfg.migrate {
 		return fail(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -35,6 +36,9 @@ func (d postgresDatabase) String() string {
 func (d postgresDatabase) open(ctx context.Context) (db, error) {
 	if d.pool == nil {
 		return nil, errors.New("outbox: Postgres: nil pool")
+	}
+	if n := d.pool.Config().MaxConns; n < minPoolConns {
+		return nil, fmt.Errorf("outbox: Postgres: a pool of %d connections; the outbox needs at least %d (River's listener holds one)", n, minPoolConns)
 	}
 	if err := d.pool.Ping(ctx); err != nil {
 		return nil, fmt.Errorf("outbox: opening %s: %w", d, err)
@@ -71,6 +75,10 @@ var postgresSchema = []string{
 	`CREATE INDEX IF NOT EXISTS outbox_message_updated ON outbox_message(updated_at)`,
 }
 
+// minPoolConns is the smallest pool the outbox works with: River keeps one
+// connection for LISTEN, and the workers, Enqueue and Migrate need others.
+const minPoolConns = 2
+
 // migrateLock is the advisory lock key that serialises Migrate across
 // processes ("jmail ob" in ASCII).
 const migrateLock = 0x6a6d61696c206f62
@@ -98,16 +106,17 @@ func (d *postgresDB) adopt(t any) (tx, error) {
 
 func (d *postgresDB) migrate(ctx context.Context) error {
 	// Several processes may start at once: one migrates, the others wait
-	// and then find nothing to do.
-	c, err := d.pool.Acquire(ctx)
+	// and then find nothing to do. The lock is polled, its connection
+	// given back between tries, so that waiters in this process never
+	// hold the connections the migrator needs.
+	c, err := d.lockMigration(ctx)
 	if err != nil {
 		return fmt.Errorf("outbox: migrate: %w", err)
 	}
-	defer c.Release()
-	if _, err := c.Exec(ctx, `SELECT pg_advisory_lock($1)`, int64(migrateLock)); err != nil {
-		return fmt.Errorf("outbox: migrate: %w", err)
-	}
-	defer c.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, int64(migrateLock))
+	defer func() {
+		c.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, int64(migrateLock))
+		c.Release()
+	}()
 	m, err := rivermigrate.New(riverpgxv5.New(d.pool), nil)
 	if err != nil {
 		return fmt.Errorf("outbox: migrate: %w", err)
@@ -123,28 +132,47 @@ func (d *postgresDB) migrate(ctx context.Context) error {
 	return nil
 }
 
-func (d *postgresDB) checkSchema(ctx context.Context) (bool, error) {
+// lockMigration takes the migration lock and returns the connection that
+// holds it.
+func (d *postgresDB) lockMigration(ctx context.Context) (*pgxpool.Conn, error) {
+	for wait := 10 * time.Millisecond; ; wait = min(2*wait, 500*time.Millisecond) {
+		c, err := d.pool.Acquire(ctx)
+		if err != nil {
+			return nil, err
+		}
+		var ok bool
+		if err := c.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, int64(migrateLock)).Scan(&ok); err != nil {
+			c.Release()
+			return nil, err
+		}
+		if ok {
+			return c, nil
+		}
+		c.Release()
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
+
+func (d *postgresDB) tables(ctx context.Context, names ...string) (int, error) {
+	q, args := `SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()`, []any(nil)
+	if len(names) > 0 {
+		q, args = q+` AND table_name IN (`+placeholders(len(names))+`)`, anys(names)
+	}
 	var n int
-	if err := d.pool.QueryRow(ctx, `SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()`).Scan(&n); err != nil {
-		return false, fmt.Errorf("outbox: reading the schema: %w", err)
-	}
-	if n == 0 {
-		return true, nil
-	}
+	err := d.queryRow(ctx, q, args...).Scan(&n)
+	return n, err
+}
+
+func (d *postgresDB) validateRiver(ctx context.Context) error {
 	m, err := rivermigrate.New(riverpgxv5.New(d.pool), nil)
 	if err != nil {
-		return false, fmt.Errorf("outbox: %w", err)
+		return fmt.Errorf("outbox: %w", err)
 	}
-	if err := validateRiver(m.Validate(ctx, nil)); err != nil {
-		return false, err
-	}
-	if err := d.pool.QueryRow(ctx, `SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name IN ('outbox_message', 'outbox_recipient')`).Scan(&n); err != nil {
-		return false, fmt.Errorf("outbox: reading the schema: %w", err)
-	}
-	if n != 2 {
-		return false, ErrNotMigrated
-	}
-	return false, nil
+	return validateRiver(m.Validate(ctx, nil))
 }
 
 func (d *postgresDB) newQueue(cfg *river.Config) (queue, error) {

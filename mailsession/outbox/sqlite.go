@@ -113,28 +113,22 @@ func (d *sqliteDB) migrate(ctx context.Context) error {
 	return nil
 }
 
-func (d *sqliteDB) checkSchema(ctx context.Context) (bool, error) {
+func (d *sqliteDB) tables(ctx context.Context, names ...string) (int, error) {
+	q, args := `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`, []any(nil)
+	if len(names) > 0 {
+		q, args = `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN (`+placeholders(len(names))+`)`, anys(names)
+	}
 	var n int
-	if err := d.db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`).Scan(&n); err != nil {
-		return false, fmt.Errorf("outbox: reading the schema: %w", err)
-	}
-	if n == 0 {
-		return true, nil
-	}
+	err := d.db.QueryRowContext(ctx, q, args...).Scan(&n)
+	return n, err
+}
+
+func (d *sqliteDB) validateRiver(ctx context.Context) error {
 	m, err := rivermigrate.New(riversqlite.New(d.db), nil)
 	if err != nil {
-		return false, fmt.Errorf("outbox: %w", err)
+		return fmt.Errorf("outbox: %w", err)
 	}
-	if err := validateRiver(m.Validate(ctx, nil)); err != nil {
-		return false, err
-	}
-	if err := d.db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('outbox_message', 'outbox_recipient')`).Scan(&n); err != nil {
-		return false, fmt.Errorf("outbox: reading the schema: %w", err)
-	}
-	if n != 2 {
-		return false, ErrNotMigrated
-	}
-	return false, nil
+	return validateRiver(m.Validate(ctx, nil))
 }
 
 func (d *sqliteDB) newQueue(cfg *river.Config) (queue, error) {

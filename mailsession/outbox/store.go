@@ -51,10 +51,12 @@ type db interface {
 	// adopt wraps the caller's transaction, or says what type it takes.
 	adopt(t any) (tx, error)
 	migrate(ctx context.Context) error
-	// checkSchema reports ErrNotMigrated unless River's migrations are all
-	// applied and the outbox's tables exist; a database with no table at
-	// all is reported as empty.
-	checkSchema(ctx context.Context) (empty bool, err error)
+	// tables counts the named tables in the outbox's schema; with no
+	// names, all its tables.
+	tables(ctx context.Context, names ...string) (int, error)
+	// validateRiver reports ErrNotMigrated unless River's migrations are
+	// all applied.
+	validateRiver(ctx context.Context) error
 	newQueue(cfg *river.Config) (queue, error)
 	close() error // closes what the outbox opened, nothing else
 }
