@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -58,32 +57,9 @@ func TestIntegrationOutboxSharedQueue(t *testing.T) {
 	run := fmt.Sprintf("share-%d-%d", os.Getpid(), time.Now().UnixNano())
 	to := e.addr(user)
 
-	type child struct {
-		cmd   *exec.Cmd
-		stdin io.WriteCloser
-		out   *bytes.Buffer
-	}
-	var children []child
+	var children []*child
 	for range shareProcs {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestIntegrationOutboxSharedQueue$", "-test.v")
-		cmd.Env = append(os.Environ(), shareChildEnv+"=1", "JMAIL_IT_POSTGRES="+url, "JMAIL_IT_OUTBOX_SCHEMA="+schema)
-		stdin, err := cmd.StdinPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		out := &bytes.Buffer{}
-		cmd.Stdout, cmd.Stderr = out, out
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			cmd.Process.Kill()
-			cmd.Wait()
-			if t.Failed() {
-				t.Logf("child %d said:\n%s", cmd.Process.Pid, out.String())
-			}
-		})
-		children = append(children, child{cmd, stdin, out})
+		children = append(children, startChild(t, "TestIntegrationOutboxSharedQueue", shareChildEnv+"=1", "JMAIL_IT_POSTGRES="+url, "JMAIL_IT_OUTBOX_SCHEMA="+schema))
 	}
 
 	// This process migrates too, at the same moment, and enqueues while

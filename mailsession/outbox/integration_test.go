@@ -198,6 +198,39 @@ func duplicates(subs map[string]map[string]int, vals []string) (dups int, redeli
 	return dups, redelivered
 }
 
+// child is this test binary run again as a child process, to run one
+// test's child side.
+type child struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser // closing it tells the child to finish
+	out   *bytes.Buffer  // its output, logged if the test fails
+}
+
+// startChild runs test in a child process with env added; it is killed
+// when the test ends, if still running.
+func startChild(t *testing.T, test string, env ...string) *child {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$", "-test.v")
+	cmd.Env = append(os.Environ(), env...)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &bytes.Buffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("child %d said:\n%s", cmd.Process.Pid, out.String())
+		}
+	})
+	return &child{cmd, stdin, out}
+}
+
 // testMessage is a message with a unique X-Jmail-Test value and Message-ID.
 func testMessage(e itEnv, to, val string) []byte {
 	return fmt.Appendf(nil, "From: outbox@%s\r\nTo: %s\r\nSubject: outbox %s\r\nDate: %s\r\nMessage-ID: <%s@%s>\r\nX-Jmail-Test: %s\r\n\r\nmessage %s\r\n",
@@ -245,21 +278,7 @@ func TestIntegrationOutboxCrash(t *testing.T) {
 	t.Logf("seed %d (JMAIL_IT_OUTBOX_SEED=%d repeats the kill moments), %d messages, %d workers", seed, seed, crashN, crashWorkers)
 
 	start := func() *exec.Cmd {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestIntegrationOutboxCrash$", "-test.v")
-		cmd.Env = append(os.Environ(), crashChildEnv+"=1", "JMAIL_IT_OUTBOX_DB="+dbPath, "JMAIL_IT_OUTBOX_RUN="+run, "JMAIL_IT_OUTBOX_TO="+e.addr(user))
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			cmd.Process.Kill()
-			cmd.Wait()
-			if t.Failed() {
-				t.Logf("child %d said:\n%s", cmd.Process.Pid, out.String())
-			}
-		})
-		return cmd
+		return startChild(t, "TestIntegrationOutboxCrash", crashChildEnv+"=1", "JMAIL_IT_OUTBOX_DB="+dbPath, "JMAIL_IT_OUTBOX_RUN="+run, "JMAIL_IT_OUTBOX_TO="+e.addr(user)).cmd
 	}
 	began := time.Now()
 	for k := range crashKills {
@@ -278,7 +297,9 @@ func TestIntegrationOutboxCrash(t *testing.T) {
 	for i := range vals {
 		vals[i] = fmt.Sprintf("%s-%d", run, i)
 	}
-	subs := e.waitAll(t, user, vals, 3*time.Minute)
+	// Under the race detector SQLite (C translated to Go) is many times
+	// slower than without: the drain takes minutes, not seconds.
+	subs := e.waitAll(t, user, vals, 8*time.Minute)
 	t.Logf("all %d delivered %v after the start", crashN, time.Since(began).Round(time.Millisecond))
 
 	// The outbox agrees: every message Sent (the last records may follow

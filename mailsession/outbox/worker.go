@@ -52,13 +52,15 @@ type rcptRow struct {
 // load reads message id and its recipients; with withRaw, its bytes too.
 func (ob *Outbox) load(ctx context.Context, q conn, id int64, withRaw bool) (*stored, error) {
 	m := &stored{id: id}
-	err := q.queryRow(ctx, `SELECT job_id, message_id, env_from, outcome, attempts, last_error, created_at, updated_at FROM outbox_message WHERE id = ?`, id).
-		Scan(&m.jobID, &m.messageID, &m.from, &m.outcome, &m.attempts, &m.lastErr, &m.created, &m.updated)
+	cols := `job_id, message_id, env_from, outcome, attempts, last_error, created_at, updated_at`
+	dest := []any{&m.jobID, &m.messageID, &m.from, &m.outcome, &m.attempts, &m.lastErr, &m.created, &m.updated}
+	if withRaw {
+		cols += `, raw`
+		dest = append(dest, &m.raw)
+	}
+	err := q.queryRow(ctx, `SELECT `+cols+` FROM outbox_message WHERE id = ?`, id).Scan(dest...)
 	if errors.Is(err, errNoRows) {
 		return nil, fmt.Errorf("%w: %d", ErrNotFound, id)
-	}
-	if err == nil && withRaw {
-		err = q.queryRow(ctx, `SELECT raw FROM outbox_message WHERE id = ?`, id).Scan(&m.raw)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("outbox: reading message %d: %w", id, err)
