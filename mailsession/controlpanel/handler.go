@@ -35,10 +35,18 @@
 // stored password to another server —, request bodies are
 // limited, all output is escaped, and the page loads nothing from outside:
 // its Content-Security-Policy allows no script and only its own style.
+//
+// With WithOutbox the page also shows a durable outbox (mailsession/outbox):
+// how many messages are in each state and the latest failures, each with
+// its recipients' states and the server's replies, and Retry and Cancel
+// buttons. Those are POSTs to the page, checked like the others; the
+// outcome is shown after a redirect back to the page, and a problem reading
+// the outbox is shown in its section rather than failing the page.
 package controlpanel
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -134,6 +142,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
+		if h.refuseOutboxGET(w, r) {
+			return
+		}
 		h.serveForm(w, r)
 	case http.MethodPost:
 		h.servePost(w, r)
@@ -159,6 +170,7 @@ func (h *Handler) serveForm(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+	h.addOutbox(r.Context(), r, d)
 	h.render(w, http.StatusOK, d)
 }
 
@@ -184,6 +196,8 @@ func (h *Handler) servePost(w http.ResponseWriter, r *http.Request) {
 		h.serveApply(w, r, false)
 	case "send":
 		h.serveSend(w, r)
+	case actionRetry, actionCancel:
+		h.serveOutboxAction(w, r)
 	default:
 		http.Error(w, "Bad request: unknown action.", http.StatusBadRequest)
 	}
@@ -192,6 +206,11 @@ func (h *Handler) servePost(w http.ResponseWriter, r *http.Request) {
 // render writes the page, logging a failure (the client is gone or the
 // template is broken; neither can be told to the user).
 func (h *Handler) render(w http.ResponseWriter, status int, d *pageData) {
+	if d.Outbox == nil {
+		// A page answering a POST (a form shown back, a check report)
+		// shows the Outbox section too.
+		h.addOutbox(context.Background(), nil, d)
+	}
 	if err := render(w, status, d); err != nil {
 		h.log.Error("controlpanel: render", "err", err)
 	}

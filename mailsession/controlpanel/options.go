@@ -7,6 +7,7 @@ import (
 
 	"github.com/jmailgo/jmail/jndi"
 	"github.com/jmailgo/jmail/mailsession"
+	"github.com/jmailgo/jmail/mailsession/outbox"
 )
 
 // Defaults for the limits the options change.
@@ -29,6 +30,7 @@ type config struct {
 	checkTimeout   time.Duration
 	sendTimeout    time.Duration
 	trustedOrigins []string
+	outbox         *outbox.Outbox
 }
 
 // WithAuthorizer sets the check every request must pass before the page is
@@ -91,4 +93,14 @@ func WithSendTimeout(d time.Duration) Option {
 // page served behind a proxy that rewrites Host.
 func WithTrustedOrigins(origins ...string) Option {
 	return func(c *config) { c.trustedOrigins = append(c.trustedOrigins, origins...) }
+}
+
+// WithOutbox adds an Outbox section to the page: how many of ob's messages
+// are in each state, and its latest failures with each recipient's state
+// and the server's reply, with Retry and Cancel buttons. The buttons are
+// POSTs protected like the rest of the page (authorizer, CSRF token); each
+// action is logged and its outcome shown after a redirect back to the page.
+// The handler neither starts nor closes ob.
+func WithOutbox(ob *outbox.Outbox) Option {
+	return func(c *config) { c.outbox = ob }
 }

@@ -61,6 +61,7 @@ type pageData struct {
 	AdvancedErrors []string
 	Report         *reportView
 	Sent           *notice
+	Outbox         *outboxView // nil without WithOutbox
 }
 
 // newPageData builds the view of s (passwords replaced by the placeholder)
