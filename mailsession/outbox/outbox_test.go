@@ -363,7 +363,9 @@ func TestTemporaryThenSuccess(t *testing.T) {
 }
 
 func TestMaxAge(t *testing.T) {
-	e := setup(t, outbox.WithMaxAge(200*time.Millisecond))
+	// Two seconds of retries every 20-100 ms: several attempts even on a
+	// loaded machine, where the first may start late (CI under -race).
+	e := setup(t, outbox.WithMaxAge(2*time.Second))
 	ctx := testCtx(t)
 	e.srv.SetFaults(mailtest.Faults{FailData: 451})
 	id, err := e.ob.Enqueue(ctx, msg("a@example.org"))
@@ -489,4 +491,34 @@ func mapsEqual(a, b map[string]outbox.RecipientState) bool {
 		}
 	}
 	return true
+}
+
+// The session's suppression list (mailsession.WithSuppression) applies to
+// the outbox's attempts: a suppressed recipient fails at once, with the
+// list's reason, and the others are sent.
+func TestSuppressedRecipient(t *testing.T) {
+	srv := mailtest.NewServer(t)
+	list := &mailsession.MemorySuppression{}
+	list.Suppress(context.Background(), "gone@example.org", "failed 5.1.1")
+	e := &env{srv: srv, s: newSession(t, srv, mailsession.WithSuppression(list)), db: newTestDB(t)}
+	e.ob = e.open(t)
+	ctx := testCtx(t)
+	id, err := e.ob.Enqueue(ctx, msg("a@example.org", "gone@example.org"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start(t, e.ob)
+	st := waitState(t, e.ob, id, outbox.Sent)
+	want := map[string]outbox.RecipientState{"a@example.org": outbox.RecipientSent, "gone@example.org": outbox.RecipientFailed}
+	if got := rcptStates(st); !mapsEqual(got, want) || st.Attempts != 1 {
+		t.Fatalf("recipients %v after %d attempts, want %v after 1", got, st.Attempts, want)
+	}
+	for _, r := range st.Recipients {
+		if r.Address == "gone@example.org" && !strings.Contains(r.Reply, "failed 5.1.1") {
+			t.Errorf("reply %q lacks the list's reason", r.Reply)
+		}
+	}
+	if got := srv.Received(); len(got) != 1 || !slices.Equal(got[0].To, []string{"a@example.org"}) {
+		t.Errorf("received %+v, want one message to a@example.org", got)
+	}
 }
