@@ -45,6 +45,7 @@ type config struct {
 
 	debugLogger *slog.Logger
 	logger      *slog.Logger
+	suppressor  Suppressor
 	registry    *jndi.Registry
 	environ     []string
 	useEnviron  bool

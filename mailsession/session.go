@@ -31,6 +31,8 @@ type core struct {
 	pool  *pool
 	recv  receiveState // the store side's state for Receive (receive.go)
 	life  lifecycle    // Receive calls and open Stores, for Close and Shutdown (lifecycle.go)
+	// suppressor is consulted before every envelope (WithSuppression).
+	suppressor Suppressor
 }
 
 // New builds a Session from options only (no properties): by default it
@@ -73,7 +75,7 @@ func buildConfig(p *properties.Properties, c *config) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Session{core: &core{set: set, log: c.logger}}
+	s := &Session{core: &core{set: set, log: c.logger, suppressor: c.suppressor}}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -147,7 +149,7 @@ func (s *Session) Send(ctx context.Context, m *Message) error {
 	if err != nil {
 		return err
 	}
-	return s.pool.send(ctx, p.env, p.writeTo)
+	return s.sendChecked(ctx, p.env, p.writeTo)
 }
 
 // SendRaw sends msg, an RFC 5322 message as prepared bytes, from the
@@ -183,7 +185,7 @@ func (s *Session) SendRaw(ctx context.Context, from string, to []string, msg io.
 	if msg == nil {
 		return fmt.Errorf("%w: nil message", ErrInvalidMessage)
 	}
-	return s.pool.send(ctx, env, func(w io.Writer) error {
+	return s.sendChecked(ctx, env, func(w io.Writer) error {
 		_, err := io.Copy(w, msg)
 		return err
 	})
