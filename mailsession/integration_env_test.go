@@ -239,16 +239,16 @@ func loadProps(t testing.TB, text string) *properties.Properties {
 }
 
 // sessionFrom builds a session from p with the constructor for its style.
-func sessionFrom(t testing.TB, portal bool, p *properties.Properties) *mailsession.Session {
+func sessionFrom(t testing.TB, portal bool, p *properties.Properties, opts ...mailsession.Option) *mailsession.Session {
 	t.Helper()
 	var (
 		s   *mailsession.Session
 		err error
 	)
 	if portal {
-		s, err = mailsession.FromPortalProperties(p)
+		s, err = mailsession.FromPortalProperties(p, opts...)
 	} else {
-		s, err = mailsession.FromProperties(p)
+		s, err = mailsession.FromProperties(p, opts...)
 	}
 	if err != nil {
 		t.Fatalf("building session: %v", err)
