@@ -122,6 +122,13 @@ func (s *Session) prepare(m *Message) (*prepared, error) {
 	}
 	h.SetSubject(m.Subject)
 	h.SetMessageID(newMessageID(from[0].Address))
+	lf, err := listFields(m)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range lf {
+		h.Add(f[0], f[1])
+	}
 	for k, vs := range m.Header {
 		ck := textprotoCanonical(k)
 		if why, bad := refusedHeaders[ck]; bad {

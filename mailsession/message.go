@@ -15,6 +15,19 @@ type Message struct {
 	Text                 string // text/plain body
 	HTML                 string // text/html body; with Text, multipart/alternative
 	Attachments          []Attachment
+	// UnsubscribeURL is an https URL that unsubscribes the recipient with
+	// one POST (RFC 8058 one-click, as Gmail and Yahoo require of bulk
+	// senders): written as List-Unsubscribe, with List-Unsubscribe-Post:
+	// List-Unsubscribe=One-Click.
+	UnsubscribeURL string
+	// UnsubscribeMailto is an address, or a mailto: URL with a subject or
+	// body, that unsubscribes the recipient when mailed: written in
+	// List-Unsubscribe too (RFC 2369).
+	UnsubscribeMailto string
+	// ListID identifies the list the message belongs to (RFC 2919):
+	// "Weekly digest <digest.example.com>" or "digest.example.com",
+	// written as List-Id.
+	ListID string
 	// Header holds extra header fields (X-Mailer, List-Unsubscribe, ...).
 	// Date and Message-ID given here replace the generated ones; Bcc and
 	// the MIME structure fields (Content-Type, Content-Transfer-Encoding,
