@@ -285,14 +285,3 @@ func statusCode(v string) string {
 	}
 	return f[0]
 }
-
-// decodeHeaderText decodes RFC 2047 encoded-words, keeping the text as is
-// when it cannot.
-func decodeHeaderText(s string) string {
-	h := message.Header{}
-	h.Set("Subject", s)
-	if d, err := h.Text("Subject"); err == nil {
-		return d
-	}
-	return s
-}

@@ -90,7 +90,12 @@ func (r *Received) Subject() string {
 	if r.Header == nil {
 		return ""
 	}
-	s := r.Header.Get("Subject")
+	return decodeHeaderText(r.Header.Get("Subject"))
+}
+
+// decodeHeaderText decodes the RFC 2047 encoded-words of a header field's
+// text, keeping the text as it is when it cannot.
+func decodeHeaderText(s string) string {
 	if d, err := new(mime.WordDecoder).DecodeHeader(s); err == nil {
 		return d
 	}

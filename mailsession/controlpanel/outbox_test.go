@@ -27,6 +27,25 @@ type outboxMessages struct {
 	canceled outbox.ID // Canceled before its first attempt
 }
 
+// openTestOutbox opens an outbox on a new SQLite file, with opts, sending
+// to an embedded mail server of its own; both close when the test ends.
+func openTestOutbox(t *testing.T, opts ...outbox.Option) (*outbox.Outbox, *mailtest.Server) {
+	t.Helper()
+	srv := mailtest.NewServer(t)
+	sess, err := mailsession.FromProperties(srv.Properties(mailtest.Plain, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sess.Close() })
+	opts = append([]outbox.Option{outbox.WithMigrate(), outbox.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))}, opts...)
+	ob, err := outbox.Open(testContext(t), sess, outbox.SQLite(filepath.Join(t.TempDir(), "outbox.db")), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ob.Close() })
+	return ob, srv
+}
+
 // newTestOutbox opens an outbox on an SQLite file, sending to its own
 // embedded mail server, and brings one message into each situation of
 // outboxMessages. Its workers are stopped when it returns, so nothing
@@ -34,21 +53,9 @@ type outboxMessages struct {
 func newTestOutbox(t *testing.T) (*outbox.Outbox, outboxMessages) {
 	t.Helper()
 	ctx := testContext(t)
-	srv := mailtest.NewServer(t)
-	sess, err := mailsession.FromProperties(srv.Properties(mailtest.Plain, ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sess.Close() })
-	ob, err := outbox.Open(ctx, sess, outbox.SQLite(filepath.Join(t.TempDir(), "outbox.db")),
-		outbox.WithMigrate(),
+	ob, srv := openTestOutbox(t,
 		outbox.WithPollInterval(20*time.Millisecond),
-		outbox.WithBackoff(time.Hour, time.Hour), // a temporary failure stays Pending
-		outbox.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ob.Close() })
+		outbox.WithBackoff(time.Hour, time.Hour)) // a temporary failure stays Pending
 	srv.SetFaults(mailtest.Faults{RejectRecipients: map[string]int{"bad@example.org": 550, "temp@example.org": 451}})
 	enqueue := func(to string, opts ...outbox.EnqueueOption) outbox.ID {
 		t.Helper()
@@ -234,19 +241,7 @@ func TestOutboxSection(t *testing.T) {
 }
 
 func TestOutboxEmpty(t *testing.T) {
-	ctx := testContext(t)
-	srv := mailtest.NewServer(t)
-	sess, err := mailsession.FromProperties(srv.Properties(mailtest.Plain, ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sess.Close() })
-	ob, err := outbox.Open(ctx, sess, outbox.SQLite(filepath.Join(t.TempDir(), "outbox.db")), outbox.WithMigrate(),
-		outbox.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ob.Close() })
+	ob, _ := openTestOutbox(t)
 	f := newFixture(t, "", WithoutAuthorization(), WithOutbox(ob))
 	page, _ := f.get(f.client)
 	for _, state := range []string{"pending", "sending", "sent", "failed", "canceled"} {

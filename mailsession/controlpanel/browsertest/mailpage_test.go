@@ -30,6 +30,18 @@ const (
 	placeholder   = "\u2022\u2022\u2022\u2022\u2022\u2022\u2022\u2022"
 )
 
+// servePage serves page at /admin/mail/ on a test server and returns that
+// URL; page and server close when the test ends.
+func servePage(t *testing.T, page *controlpanel.Handler) string {
+	t.Helper()
+	t.Cleanup(func() { page.Close() })
+	mux := http.NewServeMux()
+	mux.Handle("/admin/mail/", page)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv.URL + "/admin/mail/"
+}
+
 // chromium returns the browser to drive, or skips (fails in CI) without one.
 func chromium(t *testing.T) string {
 	t.Helper()
@@ -120,12 +132,7 @@ func TestMailPageInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { page.Close() })
-	mux := http.NewServeMux()
-	mux.Handle("/admin/mail/", page)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	url := srv.URL + "/admin/mail/"
+	url := servePage(t, page)
 	shots := screenshotDir(t)
 	ports := mail.Ports()
 

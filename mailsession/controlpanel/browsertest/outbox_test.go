@@ -5,8 +5,6 @@ import (
 	"io"
 	"log/slog"
 	"maps"
-	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -91,12 +89,7 @@ func TestOutboxInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { page.Close() })
-	mux := http.NewServeMux()
-	mux.Handle("/admin/mail/", page)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	url := srv.URL + "/admin/mail/"
+	url := servePage(t, page)
 	shots := screenshotDir(t)
 	counts := func() map[string]string {
 		t.Helper()
