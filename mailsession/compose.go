@@ -158,15 +158,17 @@ func (s *Session) prepare(m *Message) (*prepared, error) {
 // defaultFrom is the From of a message without one: mail.from, else
 // mail.smtp.from, else the SMTP user when it is an address (JavaMail derives
 // it from mail.user too).
-func (s *Session) defaultFrom() string {
+func (s *Session) defaultFrom() string { return s.set.defaultFrom() }
+
+func (set *settings) defaultFrom() string {
 	switch {
-	case s.set.from != "":
-		return s.set.from
-	case s.set.transport.From != "":
-		return s.set.transport.From
-	case strings.Contains(s.set.transport.User, "@"):
-		if _, err := parseAddress(s.set.transport.User); err == nil {
-			return s.set.transport.User
+	case set.from != "":
+		return set.from
+	case set.transport.From != "":
+		return set.transport.From
+	case strings.Contains(set.transport.User, "@"):
+		if _, err := parseAddress(set.transport.User); err == nil {
+			return set.transport.User
 		}
 	}
 	return ""

@@ -268,7 +268,7 @@ func isTemporary(err error) bool {
 	// A connection that died mid-conversation: the server restarted, a
 	// middlebox dropped it. Worth retrying.
 	return errors.Is(err, errConnLost) || errors.Is(err, errReplyTooLong) || errors.Is(err, errOutOfStep) ||
-		errors.Is(err, errBadReply) || errors.Is(err, errDataAfterSTARTTLS) ||
+		errors.Is(err, errBadReply) || errors.Is(err, errDataAfterSTARTTLS) || errors.Is(err, errSpool) ||
 		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
 		errors.Is(err, syscall.ECONNABORTED)

@@ -64,6 +64,10 @@ var globalKeys = []Key{
 	{"mail.batch.size", "Liferay's MailEngine: recipients per envelope; read by the outbox, not by Send", Liferay},
 	{"mail.outbox.ratelimit", "envelopes per second the outbox sends; read by the outbox", Extension},
 	{"mail.outbox.workers", "the outbox's workers (default: the SMTP pool size); read by the outbox", Extension},
+	{"mail.dkim.domain", "sign every message with DKIM (RFC 6376) for this domain (d=); with mail.dkim.selector and mail.dkim.key.file. A domain that is not the default From's (nor its parent or child) is a warning: DMARC would not count it", Extension},
+	{"mail.dkim.selector", "the DKIM selector (s=): the public key is at <selector>._domainkey.<domain> (see DKIMRecord)", Extension},
+	{"mail.dkim.key.file", "the DKIM private key, PEM: PKCS#8 (RSA or Ed25519) or PKCS#1 (RSA); RSA keys need 2048 bits or more; a key others may read is a warning", Extension},
+	{"mail.dkim.headers", "the header fields DKIM signs when present, separated by commas, colons or blanks; must name From, which is over-signed (default: From, Reply-To, Sender, To, Cc, Subject, Date, Message-ID, In-Reply-To, References, MIME-Version, Content-Type, Content-Transfer-Encoding, List-Unsubscribe, List-Unsubscribe-Post, List-Id)", Extension},
 	{"mail.outbox.maxage", "how long the outbox retries temporary failures (default 120h); read by the outbox", Extension},
 }
 

@@ -68,6 +68,21 @@
 //     sends; read by the outbox
 //   - mail.outbox.workers (extension): the outbox's workers (default: the
 //     SMTP pool size); read by the outbox
+//   - mail.dkim.domain (extension): sign every message with DKIM (RFC 6376)
+//     for this domain (d=); with mail.dkim.selector and mail.dkim.key.file. A
+//     domain that is not the default From's (nor its parent or child) is a
+//     warning: DMARC would not count it
+//   - mail.dkim.selector (extension): the DKIM selector (s=): the public key
+//     is at <selector>._domainkey.<domain> (see DKIMRecord)
+//   - mail.dkim.key.file (extension): the DKIM private key, PEM: PKCS#8 (RSA
+//     or Ed25519) or PKCS#1 (RSA); RSA keys need 2048 bits or more; a key
+//     others may read is a warning
+//   - mail.dkim.headers (extension): the header fields DKIM signs when
+//     present, separated by commas, colons or blanks; must name From, which
+//     is over-signed (default: From, Reply-To, Sender, To, Cc, Subject, Date,
+//     Message-ID, In-Reply-To, References, MIME-Version, Content-Type,
+//     Content-Transfer-Encoding, List-Unsubscribe, List-Unsubscribe-Post,
+//     List-Id)
 //   - mail.outbox.maxage (extension): how long the outbox retries temporary
 //     failures (default 120h); read by the outbox
 //   - mail.<p>.host (honoured): server host name

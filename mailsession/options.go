@@ -46,6 +46,7 @@ type config struct {
 	debugLogger *slog.Logger
 	logger      *slog.Logger
 	suppressor  Suppressor
+	dkim        *dkimOption
 	registry    *jndi.Registry
 	environ     []string
 	useEnviron  bool

@@ -129,6 +129,10 @@ func (s *Session) String() string {
 		b.WriteString(", store: ")
 		b.WriteString(s.set.store.String())
 	}
+	if s.set.dkim != nil {
+		b.WriteString(", dkim: ")
+		b.WriteString(s.set.dkim.String())
+	}
 	b.WriteString("}")
 	return b.String()
 }

@@ -130,9 +130,10 @@ func (ep *endpoint) Format(f fmt.State, verb rune) { fmt.Fprint(f, ep.String()) 
 type settings struct {
 	props     map[string]string // effective properties after every overlay
 	transport *endpoint
-	store     *endpoint // nil when no store is configured
-	from      string    // mail.from
-	debug     bool      // mail.debug
+	store     *endpoint   // nil when no store is configured
+	from      string      // mail.from
+	debug     bool        // mail.debug
+	dkim      *dkimSigner // nil: messages are not signed
 	warnings  []Warning
 }
 
@@ -406,6 +407,9 @@ func resolveSettingsKeys(props map[string]string, c *config) (*settings, error) 
 		}
 		st.Auth = st.User != ""
 		s.store = st
+	}
+	if s.dkim, err = resolveDKIM(props, c, s.defaultFrom(), &s.warnings); err != nil {
+		return nil, err
 	}
 	s.warnings = append(s.warnings, unknownKeyWarnings(props)...)
 	return s, nil

@@ -66,12 +66,20 @@ func suppress(ctx context.Context, sup Suppressor, env envelope) (envelope, []*R
 	return env, refused, nil
 }
 
-// sendChecked is pool.send after the suppression list: the suppressed
-// recipients join the outcome's Rejected.
+// sendChecked is pool.send after the suppression list (the suppressed
+// recipients join the outcome's Rejected) and the DKIM signature.
 func (s *Session) sendChecked(ctx context.Context, env envelope, body func(io.Writer) error) error {
 	env, refused, err := suppress(ctx, s.suppressor, env)
 	if err != nil {
 		return err
+	}
+	if len(env.rcpts) > 0 && s.set.dkim != nil {
+		signed, release, err := s.set.dkim.sign(ctx, body)
+		if err != nil {
+			return &SendError{Unsent: env.rcpts, Rejected: refused, Err: err}
+		}
+		defer release()
+		body = signed
 	}
 	if len(refused) == 0 {
 		return s.pool.send(ctx, env, body)

@@ -1,6 +1,7 @@
 package mailsession
 
 import (
+	"context"
 	"io"
 
 	gomail "github.com/emersion/go-message/mail"
@@ -16,8 +17,8 @@ type Envelope struct {
 
 // WriteMessage writes to w the RFC 5322 bytes Send would send for m, with
 // the session's defaults applied (From, Date, a new Message-ID unless
-// m.Header sets one), without sending: for .eml files, previews, archives
-// and durable queues. Bcc recipients are not in the bytes. Attachment
+// m.Header sets one) and signed when the session signs (WithDKIM), without
+// sending: for .eml files, previews, archives and durable queues. Bcc recipients are not in the bytes. Attachment
 // readers are read once, as by Send. Invalid input fails with
 // ErrInvalidMessage before anything is written.
 func (s *Session) WriteMessage(w io.Writer, m *Message) error {
@@ -35,7 +36,16 @@ func (s *Session) ComposeMessage(w io.Writer, m *Message) (Envelope, error) {
 	h := gomail.Header{Header: p.header}
 	id, _ := h.MessageID()
 	env := Envelope{From: p.env.from, To: append([]string(nil), p.env.rcpts...), MessageID: id}
-	if err := p.writeTo(w); err != nil {
+	body := p.writeTo
+	if s.set.dkim != nil {
+		signed, release, err := s.set.dkim.sign(context.Background(), body)
+		if err != nil {
+			return Envelope{}, err
+		}
+		defer release()
+		body = signed
+	}
+	if err := body(w); err != nil {
 		return Envelope{}, err
 	}
 	return env, nil
