@@ -273,8 +273,8 @@ func (discardSession) Data(r io.Reader) error {
 func (discardSession) Reset()        {}
 func (discardSession) Logout() error { return nil }
 
-func discardServer(b *testing.B) int {
-	return goSMTPServer(b, discardBackend{}, func(srv *smtp.Server) {
+func discardServer(tb testing.TB) int {
+	return goSMTPServer(tb, discardBackend{}, func(srv *smtp.Server) {
 		srv.MaxMessageBytes = 1 << 30
 		srv.ReadTimeout, srv.WriteTimeout = time.Minute, time.Minute
 	})

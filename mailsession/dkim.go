@@ -244,7 +244,11 @@ func (d *dkimSigner) String() string { return "d=" + d.domain + " s=" + d.select
 func (d *dkimSigner) sign(ctx context.Context, body func(io.Writer) error) (func(io.Writer) error, func(), error) {
 	sp := &spool{}
 	release := func() { sp.Close() }
-	if err := body(ctxWriter{ctx, sp}); err != nil {
+	err := body(ctxWriter{ctx, sp})
+	if err == nil {
+		err = sp.Flush()
+	}
+	if err != nil {
 		release()
 		return nil, nil, err
 	}

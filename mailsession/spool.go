@@ -1,6 +1,7 @@
 package mailsession
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -24,6 +25,7 @@ var errSpool = errors.New("spooling the message for DKIM signing")
 type spool struct {
 	mem  bytes.Buffer
 	file *os.File
+	fw   *bufio.Writer // on file: the composer writes lines, not blocks
 	size int64
 }
 
@@ -38,7 +40,8 @@ func (sp *spool) Write(p []byte) (int, error) {
 		// behind if the process dies.
 		os.Remove(f.Name())
 		sp.file = f
-		if _, err := f.Write(sp.mem.Bytes()); err != nil {
+		sp.fw = bufio.NewWriterSize(f, 64<<10)
+		if _, err := sp.fw.Write(sp.mem.Bytes()); err != nil {
 			return 0, fmt.Errorf("%w: %w", errSpool, err)
 		}
 		sp.mem = bytes.Buffer{}
@@ -46,7 +49,7 @@ func (sp *spool) Write(p []byte) (int, error) {
 	var n int
 	var err error
 	if sp.file != nil {
-		n, err = sp.file.Write(p)
+		n, err = sp.fw.Write(p)
 		if err != nil {
 			err = fmt.Errorf("%w: %w", errSpool, err)
 		}
@@ -57,8 +60,19 @@ func (sp *spool) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// Reader returns a reader of the whole message from its first byte; each
-// call starts again.
+// Flush ends the writing: what is buffered goes to the file.
+func (sp *spool) Flush() error {
+	if sp.fw == nil {
+		return nil
+	}
+	if err := sp.fw.Flush(); err != nil {
+		return fmt.Errorf("%w: %w", errSpool, err)
+	}
+	return nil
+}
+
+// Reader returns a reader of the whole message from its first byte, once
+// Flush has returned; each call starts again.
 func (sp *spool) Reader() io.Reader {
 	if sp.file != nil {
 		return io.NewSectionReader(sp.file, 0, sp.size)
