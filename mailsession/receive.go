@@ -79,6 +79,7 @@ type Received struct {
 	UID  string // the Store UID (see MessageInfo)
 	Size int64  // in bytes, as the server reports it
 	// Raw streams the exact message bytes; valid during the handler call.
+	// Parts reads the same stream: use Raw or Parts, not both.
 	Raw io.Reader
 	// Header is the parsed message header; nil when the header is not
 	// parseable or longer than 1 MiB (Raw still has it).
@@ -354,7 +355,7 @@ func newReceived(uid string, size int64, rc io.Reader) *Received {
 			break // the blank line ends the header
 		}
 	}
-	r := &Received{UID: uid, Size: size, Raw: io.MultiReader(bytes.NewReader(head.Bytes()), br)}
+	r := &Received{UID: uid, Size: size, Raw: &rawStream{r: io.MultiReader(bytes.NewReader(head.Bytes()), br)}}
 	if head.Len() <= maxHeader {
 		if m, err := mail.ReadMessage(bytes.NewReader(head.Bytes())); err == nil {
 			r.Header = m.Header
