@@ -70,7 +70,7 @@ STATE=${JMAIL_IT_DIR:-/tmp/jmail-it}
 HERE=$(cd "$(dirname "$0")" && pwd)
 MAILPIT_VERSION=v1.33.1
 DOMAIN=jmail.test
-USERS="alice bob carol dave erin frank grace heidi ivan judy mallory load fault oscar victor"
+USERS="alice bob carol dave erin frank grace heidi ivan judy mallory load fault oscar victor walter"
 MAILPIT_USER=mailpit
 # Addresses: .1 relaxed loopback, .2 production-like, .3 name mismatch, .4 untrusted CA.
 ADDRS="127.0.0.1 127.0.0.2 127.0.0.3 127.0.0.4"

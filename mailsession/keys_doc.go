@@ -31,12 +31,14 @@
 //     strictly (RFC 5322)
 //   - mail.mime.encodefilename (not supported): non-ASCII file names are
 //     always encoded as RFC 2231 parameters
-//   - mail.mime.decodefilename (not supported): received messages are handed
-//     over as bytes, not decoded
+//   - mail.mime.decodefilename (not supported): Received.Parts always decodes
+//     file names (RFC 2231 and RFC 2047, which JavaMail decodes only with
+//     this key); Raw stays the bytes
 //   - mail.mime.encodeparameters (not supported): non-ASCII parameters are
 //     always encoded as RFC 2231 parameters
-//   - mail.mime.decodeparameters (not supported): received messages are
-//     handed over as bytes, not decoded
+//   - mail.mime.decodeparameters (not supported): Received.Parts always
+//     decodes RFC 2231 parameters (JavaMail's default too); Raw stays the
+//     bytes
 //   - mail.mime.splitlongparameters (not supported): parameters are written
 //     by mime.FormatMediaType, not split
 //   - mail.event.scope (not supported): there are no JavaMail events
