@@ -74,6 +74,17 @@
 // nothing can have been delivered: before the end of the message, or after
 // a 421).
 //
+// # Deliverability
+//
+// WithDKIM (or the mail.dkim.* keys) signs every message the session sends
+// or writes (WriteMessage), RSA or Ed25519, relaxed/relaxed; DKIMRecord
+// gives the TXT record to publish. Message.UnsubscribeURL and
+// UnsubscribeMailto write RFC 8058 one-click unsubscribe headers.
+// ParseBounce reads delivery status notifications and complaints, and
+// WithSuppression keeps the session from mailing the addresses they name
+// (SuppressBounces is the Receive handler that fills the list). Received.Parts
+// walks a received message's text, HTML and attachments as decoded streams.
+//
 // # Secure and bounded by default
 //
 // Certificates and host names are verified (system roots, or WithRootCAs /
