@@ -6,6 +6,7 @@ import (
 	"crypto/hmac"
 	"crypto/md5"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -46,6 +47,9 @@ func newSASLClient(ctx context.Context, ep *endpoint, mech string) (sasl.Client,
 		if ep.Token != nil {
 			t, err := ep.Token(ctx)
 			if err != nil {
+				if te := (*tokenError)(nil); errors.As(err, &te) {
+					return nil, te // OAuth2's: ErrAuth, told without secrets
+				}
 				return nil, fmt.Errorf("%w: token source: %v", ErrAuth, err)
 			}
 			token = t
@@ -53,10 +57,7 @@ func newSASLClient(ctx context.Context, ep *endpoint, mech string) (sasl.Client,
 		if err := checkLine(token); err != nil {
 			return nil, fmt.Errorf("%w: token: %v", ErrAuth, err)
 		}
-		if mech == "XOAUTH2" {
-			return &xoauth2Client{user: ep.User, token: token}, nil
-		}
-		return sasl.NewOAuthBearerClient(&sasl.OAuthBearerOptions{Username: ep.User, Token: token, Host: ep.Host, Port: ep.Port}), nil
+		return newBearerClient(mech, ep, token), nil
 	}
 	return nil, fmt.Errorf("%w: unsupported mechanism %s", ErrAuth, mech)
 }
@@ -97,14 +98,3 @@ func (c *cramMD5Client) Next(challenge []byte) ([]byte, error) {
 	mac.Write(challenge)
 	return []byte(c.user + " " + hex.EncodeToString(mac.Sum(nil))), nil
 }
-
-// xoauth2Client is Google's and Microsoft's XOAUTH2.
-type xoauth2Client struct{ user, token string }
-
-func (c *xoauth2Client) Start() (string, []byte, error) {
-	return "XOAUTH2", []byte("user=" + c.user + "\x01auth=Bearer " + c.token + "\x01\x01"), nil
-}
-
-// Next answers an error challenge (a JSON status) with an empty response, as
-// the protocol requires; the server then fails the exchange.
-func (c *xoauth2Client) Next([]byte) ([]byte, error) { return []byte{}, nil }

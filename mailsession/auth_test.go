@@ -105,14 +105,6 @@ func TestCRAMMD5RFC2195Vector(t *testing.T) {
 	}
 }
 
-func TestXOAUTH2InitialResponse(t *testing.T) {
-	c := &xoauth2Client{user: "u@example.com", token: "ya29.tok"}
-	_, ir, _ := c.Start()
-	if string(ir) != "user=u@example.com\x01auth=Bearer ya29.tok\x01\x01" {
-		t.Errorf("XOAUTH2 %q", ir)
-	}
-}
-
 func TestNoCredentialsOverCleartextToRemoteHost(t *testing.T) {
 	ep := &endpoint{Protocol: "smtp", Host: "smtp.example.com", Port: 25}
 	err := checkAuthAllowed(ep, false, false)

@@ -257,6 +257,10 @@ func isTemporary(err error) bool {
 	if errors.As(err, &re) {
 		return re.Temporary()
 	}
+	var te *tokenError
+	if errors.As(err, &te) {
+		return te.temporary // an OAuth2 token endpoint that could not be reached
+	}
 	if errors.Is(err, ErrPermanent) || errors.Is(err, ErrInvalidMessage) || errors.Is(err, ErrAuth) ||
 		errors.Is(err, ErrInsecureAuth) || errors.Is(err, ErrTLSRequired) {
 		return false

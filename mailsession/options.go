@@ -33,6 +33,7 @@ type config struct {
 	extra     []*properties.Properties
 
 	token          TokenSource
+	storeToken     TokenSource // WithStoreTokenSource; nil: token
 	allowCleartext bool
 	rootCAs        *x509.CertPool
 	tlsConfig      *tls.Config
@@ -281,10 +282,21 @@ func WithPool(size int, idle time.Duration) Option {
 }
 
 // WithTokenSource authenticates with XOAUTH2 or OAUTHBEARER using tokens
-// from ts, called for every new connection (the user name is still needed).
-// Without it, the password is used as the token, as JavaMail does.
+// from ts, called for every new connection (the user name is still
+// needed): the transport's, and the store's unless WithStoreTokenSource
+// gives it its own. Without it, the password is used as the token, as
+// JavaMail does. OAuth2 adapts a golang.org/x/oauth2 TokenSource, cached
+// and refreshed before it expires.
 func WithTokenSource(ts TokenSource) Option {
 	return func(c *config) { c.token = ts }
+}
+
+// WithStoreTokenSource is WithTokenSource for the store (POP3, IMAP) alone:
+// the mailbox a session reads is often another account than the one it
+// sends with, with tokens of its own (on Microsoft 365, POP and IMAP
+// scopes rather than SMTP's).
+func WithStoreTokenSource(ts TokenSource) Option {
+	return func(c *config) { c.storeToken = ts }
 }
 
 // WithInsecureAuth allows credentials over an unencrypted connection to a

@@ -395,7 +395,7 @@ func httpConnect(conn net.Conn, p proxySpec, target string) (net.Conn, error) {
 	code, reason, _ := strings.Cut(strings.TrimLeft(rest, " "), " ")
 	status, convErr := strconv.Atoi(code)
 	if !strings.HasPrefix(proto, "HTTP/") || convErr != nil || len(code) != 3 {
-		return nil, &proxyError{msg: fmt.Sprintf("not an HTTP reply to CONNECT: %q", printable(line))}
+		return nil, &proxyError{msg: fmt.Sprintf("not an HTTP reply to CONNECT: %q", printable(line, 120))}
 	}
 	for n := 0; ; n++ {
 		if n == maxProxyHeaderLines {
@@ -410,7 +410,7 @@ func httpConnect(conn net.Conn, p proxySpec, target string) (net.Conn, error) {
 		}
 	}
 	if status < 200 || status > 299 {
-		msg := fmt.Sprintf("CONNECT %s refused: %d %s", target, status, printable(reason))
+		msg := fmt.Sprintf("CONNECT %s refused: %d %s", target, status, printable(reason, 120))
 		if status == 401 || status == 407 {
 			if p.HasAuth {
 				msg += " (check the proxy.user and proxy.password keys)"
@@ -442,16 +442,17 @@ func readProxyLine(br *bufio.Reader) (string, error) {
 	return strings.TrimRight(string(line), "\r\n"), nil
 }
 
-// printable bounds and cleans proxy text for an error message.
-func printable(s string) string {
+// printable bounds (to n bytes) and cleans a server's text for an error
+// message.
+func printable(s string, n int) string {
 	s = strings.Map(func(r rune) rune {
 		if r < ' ' || r == 0x7f {
 			return -1
 		}
 		return r
 	}, s)
-	if len(s) > 120 {
-		s = s[:120] + "..."
+	if len(s) > n {
+		s = s[:n] + "..."
 	}
 	return textproto.TrimString(s)
 }

@@ -450,6 +450,10 @@ func resolveEndpoint(props map[string]string, proto string, c *config, warns *[]
 		r.alt = "pop3" // Liferay's Control Panel writes its store fields as mail.pop3.*
 	}
 	ep := &endpoint{Protocol: proto}
+	token := c.token
+	if base != "smtp" && c.storeToken != nil {
+		token = c.storeToken // WithStoreTokenSource: the store's account
+	}
 	hostKey := "mail.host"
 	if v, key, ok := r.lookup("host"); ok && v != "" {
 		ep.Host, hostKey = v, key
@@ -544,7 +548,7 @@ func resolveEndpoint(props map[string]string, proto string, c *config, warns *[]
 		r.warn(mechKey, fmt.Sprintf("%q: JavaMail splits this list at blanks only, so it finds no mechanism named with a comma and cannot authenticate; read here as %q: separate the names with blanks", mechs, strings.Join(strings.FieldsFunc(mechs, func(r rune) bool { return r == ' ' || r == ',' || r == '\t' }), " ")))
 	}
 	if mechs == "" {
-		if c.token != nil {
+		if token != nil {
 			mechs = "XOAUTH2 OAUTHBEARER"
 		} else {
 			// JavaMail's own mechanisms we have (it has no CRAM-MD5):
@@ -562,7 +566,7 @@ func resolveEndpoint(props map[string]string, proto string, c *config, warns *[]
 		}
 		ep.Mechanisms = append(ep.Mechanisms, m)
 	}
-	ep.Token = c.token
+	ep.Token = token
 	ep.AllowCleartextAuth = r.boolean("auth.allowcleartext", c.allowCleartext)
 
 	ep.StartTLS = r.boolean("starttls.enable", false)
@@ -678,7 +682,7 @@ func resolveEndpoint(props map[string]string, proto string, c *config, warns *[]
 				r.warn(key, fmt.Sprintf("%q is not a bare address: JavaMail sends it as it is (MAIL FROM:%s), which servers refuse; here only %s is sent", ep.From, sent, a.Address))
 			}
 		}
-		if ep.Auth && c.token == nil {
+		if ep.Auth && token == nil {
 			_, key, _ := r.lookup("auth")
 			switch {
 			case ep.User == "":

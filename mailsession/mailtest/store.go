@@ -112,13 +112,30 @@ func (st *store) checkPassword(login, password string) *mailbox {
 // checkToken returns the mailbox if the OAuth token matches.
 func (st *store) checkToken(login, token string) *mailbox {
 	mb := st.lookup(login)
-	if mb == nil || mb.token == "" {
+	if mb == nil {
 		return nil
 	}
-	if subtle.ConstantTimeCompare([]byte(token), []byte(mb.token)) != 1 {
+	st.mu.Lock()
+	want := mb.token // SetOAuthToken may change it
+	st.mu.Unlock()
+	if want == "" || subtle.ConstantTimeCompare([]byte(token), []byte(want)) != 1 {
 		return nil
 	}
 	return mb
+}
+
+// SetOAuthToken replaces the bearer token XOAUTH2 and OAUTHBEARER accept
+// for the mailbox addr while the server runs ("" accepts none): a test
+// expires or revokes a token between two logins.
+func (s *Server) SetOAuthToken(addr, token string) error {
+	mb := s.store.lookup(addr)
+	if mb == nil {
+		return ErrNoMailbox
+	}
+	s.store.mu.Lock()
+	mb.token = token
+	s.store.mu.Unlock()
+	return nil
 }
 
 // notifyLocked wakes every waiter; st.mu must be held.
