@@ -212,7 +212,7 @@ func (sc *smtpConn) auth(ctx context.Context, ep *endpoint) error {
 		if errors.As(err, &smtpErr) {
 			err = fmt.Errorf("%w: %s rejected: %w", ErrAuth, mech, smtpErr)
 		}
-		return &protocolError{Op: "AUTH " + mech, Addr: ep.Addr(), Err: err}
+		return &protocolError{Op: "AUTH " + mech, Addr: ep.Addr(), Err: withChallenge(client, err)}
 	}
 	sc.info.Authenticated, sc.info.Mechanism = true, mech
 	return nil

@@ -93,7 +93,7 @@ func (st *imapStore) start(ctx context.Context, s *Session, loopback bool) error
 		st.inf.Mechanism = mech
 		err = st.c.Authenticate(ctx, sc)
 		if err != nil {
-			return st.loginErr(ctx, err)
+			return withChallenge(sc, st.loginErr(ctx, err))
 		}
 	} else {
 		st.inf.Mechanism = "LOGIN"

@@ -96,7 +96,7 @@ func (st *pop3Store) start(ctx context.Context, s *Session, ec *endpointConn, co
 			return ep.storeErr("login", err)
 		}
 		st.inf.Mechanism = mech
-		return st.loginErr(st.c.Authenticate(ctx, sc))
+		return withChallenge(sc, st.loginErr(st.c.Authenticate(ctx, sc)))
 	}
 	st.inf.Mechanism = "USER"
 	return st.loginErr(st.c.Login(ctx, ep.User, ep.Password))
