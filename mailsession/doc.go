@@ -84,6 +84,8 @@
 // WithSuppression keeps the session from mailing the addresses they name
 // (SuppressBounces is the Receive handler that fills the list). Received.Parts
 // walks a received message's text, HTML and attachments as decoded streams.
+// ParseTemplates renders messages from text/template and html/template files
+// of an fs.FS, with the text alternative derived from the HTML when absent.
 //
 // # Secure and bounded by default
 //
