@@ -364,7 +364,9 @@ func TestPageHeadersAndCookie(t *testing.T) {
 			t.Errorf("the page refers to something outside itself (%q)", external)
 		}
 	}
-	for _, want := range []string{`<label for="smtpHost">`, "<fieldset>", "<legend>Incoming mail</legend>", `aria-live="polite"`, `name="viewport"`} {
+	for _, want := range []string{`<label for="smtpHost">`, "<fieldset>", "<legend>Incoming mail</legend>", `aria-live="polite"`, `name="viewport"`,
+		// The password fields say they take the token for XOAUTH2.
+		"With XOAUTH2 or OAUTHBEARER in mail.smtp.auth.mechanisms (advanced properties), this is the OAuth2 access token"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("page lacks %s", want)
 		}

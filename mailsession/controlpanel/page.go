@@ -96,7 +96,7 @@ func newPageData(s settings, errs fieldErrors, testFrom, testTo string) *pageDat
 		Hint: "TLS from the start (POP3S / IMAPS)."})
 	add(field{Name: fStoreUser, Label: "User name", Summary: "Incoming user name", Value: s.StoreUser, Autocomplete: "off"})
 	add(field{Name: fStorePassword, Label: "Password", Summary: "Incoming password", Value: secret(s.StorePassword), Type: "password", Autocomplete: "new-password",
-		Hint: passwordHint(s.StorePassword)})
+		Hint: passwordHint(s.StorePassword, "mail.pop3.auth.mechanisms or mail.imap.auth.mechanisms")})
 	add(field{Name: fSMTPHost, Label: "Outgoing server", Value: s.SMTPHost, Autocomplete: "off", Placeholder: "smtp.example.com",
 		Hint: "Host name or IP address of the SMTP server."})
 	add(field{Name: fSMTPPort, Label: "Port", Summary: "Outgoing port", Value: s.SMTPPort, Inputmode: "numeric", Autocomplete: "off",
@@ -108,7 +108,7 @@ func newPageData(s settings, errs fieldErrors, testFrom, testTo string) *pageDat
 	add(field{Name: fSMTPUser, Label: "User name", Summary: "Outgoing user name", Value: s.SMTPUser, Autocomplete: "off",
 		Hint: "Set a user name or password to log in before sending."})
 	add(field{Name: fSMTPPassword, Label: "Password", Summary: "Outgoing password", Value: secret(s.SMTPPassword), Type: "password", Autocomplete: "new-password",
-		Hint: passwordHint(s.SMTPPassword)})
+		Hint: passwordHint(s.SMTPPassword, "mail.smtp.auth.mechanisms")})
 	add(field{Name: fAdvanced, Summary: "Additional JavaMail properties", Label: "Manually specify additional JavaMail properties to override the above configuration",
 		Value: maskedAdvanced(s.Advanced), Hint: "One key=value per line, e.g. mail.smtp.connectiontimeout=10000. They override the fields above."})
 	add(field{Name: fJNDIName, Label: "JNDI name", Value: s.JNDIName, Autocomplete: "off", Placeholder: DefaultJNDIName,
@@ -139,11 +139,15 @@ func defaultPort(kind string, secure bool) string {
 	return p[0]
 }
 
-func passwordHint(stored string) string {
+// passwordHint says whether a password is stored, and that the field takes
+// the OAuth2 access token when mechKeys (in the advanced box) name XOAUTH2
+// or OAUTHBEARER, as in JavaMail.
+func passwordHint(stored, mechKeys string) string {
+	oauth := " With XOAUTH2 or OAUTHBEARER in " + mechKeys + " (advanced properties), this is the OAuth2 access token; leave it empty when the application supplies tokens."
 	if stored == "" {
-		return "No password is stored."
+		return "No password is stored." + oauth
 	}
-	return "A password is stored; leave the dots to keep it, or clear the field to remove it."
+	return "A password is stored; leave the dots to keep it, or clear the field to remove it." + oauth
 }
 
 // securityHeaders are set on every response of the handler.
