@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/md5"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -15,26 +16,67 @@ import (
 )
 
 // supportedMechanisms are the SASL mechanisms this library speaks.
-var supportedMechanisms = []string{"PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2", "OAUTHBEARER"}
+var supportedMechanisms = []string{"PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2", "OAUTHBEARER",
+	mechSCRAMSHA256, mechSCRAMSHA256Plus, mechSCRAMSHA1, mechSCRAMSHA1Plus}
 
 func knownMechanism(m string) bool { return slices.Contains(supportedMechanisms, m) }
 
 // chooseSASL picks the first mechanism of ep.Mechanisms the server offers
-// and builds its client. For XOAUTH2/OAUTHBEARER the token comes from the
-// token source (called now, per connection) or is the password.
-func chooseSASL(ctx context.Context, ep *endpoint, offered []string) (sasl.Client, string, error) {
+// and builds its client. cs is the connection's TLS state, nil without
+// TLS: a SCRAM -PLUS mechanism is never chosen without it, and with it a
+// SCRAM mechanism becomes its -PLUS variant when the server offers that
+// and ep.Mechanisms allows it. For XOAUTH2/OAUTHBEARER the token comes
+// from the token source (called now, per connection) or is the password.
+func chooseSASL(ctx context.Context, ep *endpoint, offered []string, cs *tls.ConnectionState) (sasl.Client, string, error) {
+	has := func(m string) bool {
+		return slices.ContainsFunc(offered, func(o string) bool { return strings.EqualFold(o, m) })
+	}
+	_, canBind := channelBinding(cs)
+	serverPlus := slices.ContainsFunc(offered, func(o string) bool { return isPlus(strings.ToUpper(o)) })
+	plusSkipped := false
 	for _, m := range ep.Mechanisms {
-		if !slices.ContainsFunc(offered, func(o string) bool { return strings.EqualFold(o, m) }) {
+		if isPlus(m) && !canBind {
+			plusSkipped = plusSkipped || has(m)
+			continue // never without TLS channel binding
+		}
+		if !has(m) {
 			continue
 		}
-		c, err := newSASLClient(ctx, ep, m)
+		if isSCRAM(m) && !isPlus(m) && canBind && has(m+"-PLUS") && slices.Contains(ep.Mechanisms, m+"-PLUS") {
+			m += "-PLUS"
+		}
+		c, err := newSASLClient(ctx, ep, m, cs, serverPlus)
 		return c, m, err
 	}
-	return nil, "", fmt.Errorf("%w: server offers %q, none of the allowed mechanisms %q (mail.%s.auth.mechanisms)",
-		ErrAuth, strings.Join(offered, " "), strings.Join(ep.Mechanisms, " "), ep.Protocol)
+	hint := ""
+	if plusSkipped {
+		hint = " (a -PLUS mechanism needs TLS channel binding, which this connection does not have)"
+	}
+	return nil, "", fmt.Errorf("%w: server offers %q, none of the allowed mechanisms %q (mail.%s.auth.mechanisms)%s",
+		ErrAuth, strings.Join(offered, " "), strings.Join(ep.Mechanisms, " "), ep.Protocol, hint)
 }
 
-func newSASLClient(ctx context.Context, ep *endpoint, mech string) (sasl.Client, error) {
+// preferSASL reports whether a store should log in with SASL rather than
+// with its own command (IMAP LOGIN, POP3 USER/PASS) although
+// auth.mechanisms is unset: when the server offers a SCRAM mechanism that
+// ep.Mechanisms allows, as the password then never crosses the wire.
+func preferSASL(ep *endpoint, offered []string, cs *tls.ConnectionState) bool {
+	_, canBind := channelBinding(cs)
+	for _, m := range ep.Mechanisms {
+		if !isSCRAM(m) || (isPlus(m) && !canBind) {
+			continue
+		}
+		if slices.ContainsFunc(offered, func(o string) bool { return strings.EqualFold(o, m) }) {
+			return true
+		}
+	}
+	return false
+}
+
+func newSASLClient(ctx context.Context, ep *endpoint, mech string, cs *tls.ConnectionState, serverPlus bool) (sasl.Client, error) {
+	if isSCRAM(mech) {
+		return newSCRAMClient(mech, ep, cs, serverPlus)
+	}
 	switch mech {
 	case "PLAIN":
 		return sasl.NewPlainClient("", ep.User, ep.Password), nil

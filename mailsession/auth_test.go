@@ -178,7 +178,7 @@ func TestMailDebugKeyUsesLogger(t *testing.T) {
 	l := slog.New(slog.NewTextHandler(&buf, nil))
 	s := newTestSession(t, srv, mailtest.StartTLS, WithProperty("mail.debug", "true"), WithLogger(l))
 	sendOK(t, s, mailtest.DefaultUser)
-	if !strings.Contains(buf.String(), "C: STARTTLS") || !strings.Contains(buf.String(), "C: AUTH PLAIN <redacted>") {
+	if !strings.Contains(buf.String(), "C: STARTTLS") || !strings.Contains(buf.String(), "C: AUTH SCRAM-SHA-256-PLUS <redacted>") {
 		t.Errorf("mail.debug trace:\n%s", buf.String())
 	}
 }

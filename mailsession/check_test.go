@@ -25,7 +25,13 @@ func TestCheckReportsEachMode(t *testing.T) {
 		if (tr.TLSVersion != "") != wantTLS || (wantTLS && !strings.HasPrefix(tr.TLSVersion, "TLS 1.")) {
 			t.Errorf("%v: TLS version %q", mode, tr.TLSVersion)
 		}
-		if !tr.Authenticated || tr.Mechanism != "PLAIN" || len(tr.AuthMechanisms) != 5 || tr.Latency <= 0 {
+		// SCRAM by default; its -PLUS variant (channel binding) over TLS,
+		// where the server offers it too.
+		wantMech, wantOffered := "SCRAM-SHA-256", 7
+		if wantTLS {
+			wantMech, wantOffered = "SCRAM-SHA-256-PLUS", 9
+		}
+		if !tr.Authenticated || tr.Mechanism != wantMech || len(tr.AuthMechanisms) != wantOffered || tr.Latency <= 0 {
 			t.Errorf("%v: report %+v", mode, tr)
 		}
 		if mode == mailtest.Plain {
@@ -41,7 +47,7 @@ func TestCheckReportsEachMode(t *testing.T) {
 		if len(rep.Warnings) != 1 || rep.Warnings[0].Key != "mail.smtp.connectionpolsize" {
 			t.Errorf("%v: warnings %v", mode, rep.Warnings)
 		}
-		if !strings.Contains(tr.String(), "logged in with PLAIN") {
+		if !strings.Contains(tr.String(), "logged in with "+wantMech+",") {
 			t.Errorf("summary %q", tr.String())
 		}
 		s.Close()

@@ -126,7 +126,7 @@ func ExampleSession_Check() {
 		log.Fatal(err)
 	}
 	fmt.Println(rep.Transport.Protocol, rep.Transport.TLSVersion != "", rep.Transport.Authenticated, rep.Transport.Mechanism)
-	// Output: smtps true true PLAIN
+	// Output: smtps true true SCRAM-SHA-256-PLUS
 }
 
 // A Tomcat context.xml resource becomes a Session bound in a registry.

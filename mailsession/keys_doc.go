@@ -99,11 +99,21 @@
 //     whenever a user is set
 //   - mail.<p>.auth.mechanisms (honoured): allowed SASL mechanisms in order
 //     of preference, separated by blanks: PLAIN LOGIN CRAM-MD5 XOAUTH2
-//     OAUTHBEARER (default PLAIN LOGIN, as JavaMail has no CRAM-MD5; a comma,
-//     which JavaMail does not split at, is reported)
+//     OAUTHBEARER SCRAM-SHA-256 SCRAM-SHA-256-PLUS SCRAM-SHA-1
+//     SCRAM-SHA-1-PLUS (default SCRAM-SHA-256-PLUS SCRAM-SHA-1-PLUS
+//     SCRAM-SHA-256 SCRAM-SHA-1 PLAIN LOGIN: JavaMail's PLAIN LOGIN, after
+//     SCRAM, which JavaMail lacks; no CRAM-MD5, which JavaMail lacks too). A
+//     -PLUS mechanism (channel binding: tls-exporter with TLS 1.3, tls-unique
+//     with TLS 1.2) is used only over TLS, and over TLS a SCRAM mechanism
+//     listed with its -PLUS variant becomes that variant when the server
+//     offers it. Unset, a store logs in with SASL when the server offers
+//     SCRAM, else with USER/PASS (POP3) or LOGIN (IMAP); set, always with
+//     SASL. A comma, which JavaMail does not split at, is reported
 //   - mail.<p>.auth.plain.disable (honoured): true: never use PLAIN (likewise
 //     auth.login.disable, auth.cram-md5.disable, auth.xoauth2.disable,
-//     auth.oauthbearer.disable)
+//     auth.oauthbearer.disable, auth.scram-sha-256.disable,
+//     auth.scram-sha-256-plus.disable, auth.scram-sha-1.disable,
+//     auth.scram-sha-1-plus.disable)
 //   - mail.<p>.auth.allowcleartext (extension): true: allow credentials over
 //     an unencrypted connection to a host that is not loopback (default
 //     false)
@@ -188,9 +198,13 @@
 //     canonical host name for it
 //   - mail.<p>.auth.ntlm.domain (not supported): NTLM is not supported
 //   - mail.<p>.auth.ntlm.flags (not supported): NTLM is not supported
-//   - mail.<p>.auth.xoauth2.two.line.authentication.format (not supported):
-//     the two-line XOAUTH2 form is used for POP3 as Microsoft's servers need;
-//     it cannot be chosen
+//   - mail.<p>.auth.xoauth2.two.line.authentication.format (honoured): true:
+//     XOAUTH2 over POP3 sends its initial response after the server's "+",
+//     never on the AUTH line (Microsoft's two-line form, as Liferay sets it
+//     for Outlook.com/Office 365); false (default): on the AUTH line, unless
+//     that would make the line longer than 255 octets (RFC 5034). Read for
+//     POP3 only (SMTP sends a long response after 334 anyway; IMAP inlines it
+//     with SASL-IR)
 //   - mail.<p>.noop.strict (not supported): a pooled connection is checked
 //     with NOOP and any 250 reply counts
 //   - mail.<p>.mailextension (not supported): no extra MAIL FROM parameters

@@ -55,6 +55,10 @@ type endpoint struct {
 	// Mechanisms is the ordered list of SASL mechanisms allowed
 	// (mail.<p>.auth.mechanisms), upper case.
 	Mechanisms []string
+	// XOAUTH2TwoLine sends XOAUTH2's initial response after the server's
+	// "+" rather than on the AUTH line, Microsoft's POP3 form
+	// (mail.pop3.auth.xoauth2.two.line.authentication.format).
+	XOAUTH2TwoLine bool
 	// Token returns an OAuth2 access token for XOAUTH2/OAUTHBEARER; nil
 	// means the password is the token (JavaMail's way).
 	Token TokenSource
@@ -551,9 +555,11 @@ func resolveEndpoint(props map[string]string, proto string, c *config, warns *[]
 		if token != nil {
 			mechs = "XOAUTH2 OAUTHBEARER"
 		} else {
-			// JavaMail's own mechanisms we have (it has no CRAM-MD5):
-			// CRAM-MD5 is used only when auth.mechanisms names it.
-			mechs = "PLAIN LOGIN"
+			// SCRAM first (the password never crosses the wire; a
+			// -PLUS mechanism only over TLS), then JavaMail's own
+			// mechanisms we have (it has no CRAM-MD5): CRAM-MD5 is
+			// used only when auth.mechanisms names it.
+			mechs = strings.Join(scramMechanisms, " ") + " PLAIN LOGIN"
 		}
 	}
 	for _, m := range strings.FieldsFunc(mechs, func(r rune) bool { return r == ' ' || r == ',' || r == '\t' }) {
@@ -565,6 +571,9 @@ func resolveEndpoint(props map[string]string, proto string, c *config, warns *[]
 			continue // JavaMail's mail.smtp.auth.<mech>.disable
 		}
 		ep.Mechanisms = append(ep.Mechanisms, m)
+	}
+	if strings.HasPrefix(proto, "pop3") {
+		ep.XOAUTH2TwoLine = r.boolean("auth.xoauth2.two.line.authentication.format", false)
 	}
 	ep.Token = token
 	ep.AllowCleartextAuth = r.boolean("auth.allowcleartext", c.allowCleartext)

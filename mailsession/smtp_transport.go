@@ -2,6 +2,7 @@ package mailsession
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -202,14 +203,22 @@ func (sc *smtpConn) auth(ctx context.Context, ep *endpoint) error {
 	if err := checkAuthAllowed(ep, sc.tls, sc.ec.isLoopback()); err != nil {
 		return &protocolError{Op: "AUTH", Addr: ep.Addr(), Err: err}
 	}
-	client, mech, err := chooseSASL(ctx, ep, sc.info.Mechanisms)
+	var cs *tls.ConnectionState
+	if st, ok := sc.ec.tlsState(); ok {
+		cs = &st
+	}
+	client, mech, err := chooseSASL(ctx, ep, sc.info.Mechanisms, cs)
 	if err != nil {
 		return &protocolError{Op: "AUTH", Addr: ep.Addr(), Err: err}
 	}
-	if err := sc.authenticate(client); err != nil {
+	err = sc.authenticate(client)
+	if err == nil {
+		err = verifySASL(client)
+	}
+	if err != nil {
 		err = withContext(ctx, err)
 		var smtpErr *smtp.SMTPError
-		if errors.As(err, &smtpErr) {
+		if errors.As(err, &smtpErr) && !errors.Is(err, ErrAuth) {
 			err = fmt.Errorf("%w: %s rejected: %w", ErrAuth, mech, smtpErr)
 		}
 		return &protocolError{Op: "AUTH " + mech, Addr: ep.Addr(), Err: withChallenge(client, err)}

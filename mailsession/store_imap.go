@@ -2,6 +2,7 @@ package mailsession
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -85,13 +86,20 @@ func (st *imapStore) start(ctx context.Context, s *Session, loopback bool) error
 	if caps.Has(imap.CapLoginDisabled) && !st.c.TLS() && len(caps.AuthMechanisms()) == 0 {
 		return ep.storeErr("login", fmt.Errorf("%w: the server refuses to log in without TLS (LOGINDISABLED): set mail.%s.starttls.enable=true, or use imaps", ErrAuth, ep.Protocol))
 	}
-	if ep.Token != nil || caps.Has(imap.CapLoginDisabled) || s.explicitMechanisms(ep) {
-		sc, mech, err := chooseSASL(ctx, ep, caps.AuthMechanisms())
+	var cs *tls.ConnectionState
+	if state, ok := st.c.TLSConnectionState(); ok {
+		cs = &state
+	}
+	if ep.Token != nil || caps.Has(imap.CapLoginDisabled) || s.explicitMechanisms(ep) || preferSASL(ep, caps.AuthMechanisms(), cs) {
+		sc, mech, err := chooseSASL(ctx, ep, caps.AuthMechanisms(), cs)
 		if err != nil {
 			return imapErr(ctx, ep, "login", err)
 		}
 		st.inf.Mechanism = mech
 		err = st.c.Authenticate(ctx, sc)
+		if err == nil {
+			err = verifySASL(sc)
+		}
 		if err != nil {
 			return withChallenge(sc, st.loginErr(ctx, err))
 		}

@@ -2,6 +2,7 @@ package mailsession
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -90,13 +91,25 @@ func (st *pop3Store) start(ctx context.Context, s *Session, ec *endpointConn, co
 	if err := checkAuthAllowed(ep, st.c.TLS(), ec.isLoopback()); err != nil {
 		return ep.storeErr("login", err)
 	}
-	if st.useSASL(caps) || (s.explicitMechanisms(ep) && len(caps.SASL()) > 0) {
-		sc, mech, err := chooseSASL(ctx, ep, caps.SASL())
+	var cs *tls.ConnectionState
+	if state, ok := ec.tlsState(); ok {
+		cs = &state
+	}
+	if st.useSASL(caps) || (s.explicitMechanisms(ep) && len(caps.SASL()) > 0) || preferSASL(ep, caps.SASL(), cs) {
+		sc, mech, err := chooseSASL(ctx, ep, caps.SASL(), cs)
 		if err != nil {
 			return ep.storeErr("login", err)
 		}
 		st.inf.Mechanism = mech
-		return withChallenge(sc, st.loginErr(st.c.Authenticate(ctx, sc)))
+		if mech == "XOAUTH2" && ep.XOAUTH2TwoLine {
+			err = st.c.AuthenticateTwoLine(ctx, sc)
+		} else {
+			err = st.c.Authenticate(ctx, sc)
+		}
+		if err == nil {
+			err = verifySASL(sc)
+		}
+		return withChallenge(sc, st.loginErr(err))
 	}
 	st.inf.Mechanism = "USER"
 	return st.loginErr(st.c.Login(ctx, ep.User, ep.Password))

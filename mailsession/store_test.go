@@ -345,13 +345,28 @@ func TestStoreAfterSessionClose(t *testing.T) {
 
 // mail.debug traces the store conversation without the password.
 func TestStoreDebugTraceRedactsPassword(t *testing.T) {
-	for _, proto := range storeProtos {
-		t.Run(proto, func(t *testing.T) {
+	// Without SCRAM the stores log in with their own command (POP3 PASS,
+	// IMAP LOGIN); with it, by SASL, whose every client line is redacted.
+	noSCRAM := []Option{WithProperty("mail.pop3.auth.scram-sha-256.disable", "true"), WithProperty("mail.pop3.auth.scram-sha-256-plus.disable", "true"),
+		WithProperty("mail.pop3.auth.scram-sha-1.disable", "true"), WithProperty("mail.pop3.auth.scram-sha-1-plus.disable", "true"),
+		WithProperty("mail.imap.auth.scram-sha-256.disable", "true"), WithProperty("mail.imap.auth.scram-sha-256-plus.disable", "true"),
+		WithProperty("mail.imap.auth.scram-sha-1.disable", "true"), WithProperty("mail.imap.auth.scram-sha-1-plus.disable", "true")}
+	for _, tc := range []struct {
+		proto string
+		opts  []Option
+		want  string
+	}{
+		{"pop3", noSCRAM, "PASS <redacted>"},
+		{"imap", noSCRAM, "imap LOGIN"},
+		{"pop3", nil, "C: AUTH SCRAM-SHA-256-PLUS <redacted>"},
+		{"imap", nil, "imap AUTHENTICATE"},
+	} {
+		t.Run(tc.proto+" "+tc.want, func(t *testing.T) {
 			srv := mailtest.NewServer(t, mailtest.WithUser(mailtest.DefaultUser, "s3cret-pw"))
 			var buf bytes.Buffer
 			var mu sync.Mutex
 			log := slog.New(slog.NewTextHandler(lockedWriter{&mu, &buf}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-			s := storeSession(t, srv, mailtest.StartTLS, proto, WithDebug(log))
+			s := storeSession(t, srv, mailtest.StartTLS, tc.proto, append([]Option{WithDebug(log)}, tc.opts...)...)
 			st, err := s.OpenStore(ctxT(t))
 			if err != nil {
 				t.Fatal(err)
@@ -364,9 +379,11 @@ func TestStoreDebugTraceRedactsPassword(t *testing.T) {
 			if strings.Contains(out, "s3cret-pw") {
 				t.Errorf("trace shows the password:\n%s", out)
 			}
-			want := map[string]string{"pop3": "PASS <redacted>", "imap": "imap LOGIN"}[proto]
-			if !strings.Contains(out, want) {
-				t.Errorf("trace lacks %q:\n%s", want, out)
+			if leak := scramSecretsIn(out, "s3cret-pw"); leak != "" {
+				t.Errorf("trace shows the SCRAM %s:\n%s", leak, out)
+			}
+			if !strings.Contains(out, tc.want) {
+				t.Errorf("trace lacks %q:\n%s", tc.want, out)
 			}
 		})
 	}

@@ -492,7 +492,7 @@ func TestPasswordPlaceholderKeepsStoredPassword(t *testing.T) {
 		t.Errorf("POP3 password after submitting it empty = %q, %v; want cleared", v, ok)
 	}
 	// The kept password is really used: the check logged in.
-	if !strings.Contains(body, "Login: PLAIN") && !strings.Contains(body, "Login: CRAM-MD5") && !strings.Contains(body, "Login: LOGIN") {
+	if !strings.Contains(body, "Login: SCRAM-SHA-256") && !strings.Contains(body, "Login: PLAIN") && !strings.Contains(body, "Login: CRAM-MD5") && !strings.Contains(body, "Login: LOGIN") {
 		t.Errorf("the check report shows no SMTP login with the kept password:\n%s", body)
 	}
 }

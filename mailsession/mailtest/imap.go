@@ -3,6 +3,7 @@ package mailtest
 import (
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 
@@ -151,7 +152,16 @@ func (is *imapServer) newSession(c *imapserver.Conn) (imapserver.Session, *imaps
 	if !ok {
 		return nil, nil, fmt.Errorf("mailtest: unexpected IMAP connection %T", c.NetConn())
 	}
-	se := &imapSession{is: is, ic: ic, auth: &authenticator{s: is.s}}
+	se := &imapSession{is: is, ic: ic}
+	se.auth = &authenticator{s: is.s, tlsState: tlsStateOf(func() net.Conn {
+		nc := c.NetConn() // a *tls.Conn after STARTTLS
+		if ic, ok := nc.(*imapConn); ok {
+			return ic.Conn // a *tls.Conn with implicit TLS
+		}
+		return nc
+	}), offersPlus: func() bool {
+		return slices.ContainsFunc(se.AuthenticateMechanisms(), isPlusMechanism)
+	}}
 	is.mu.Lock()
 	is.sessions[se] = true
 	is.mu.Unlock()
@@ -277,13 +287,16 @@ func (se *imapSession) loggedIn() {
 	se.UserSession = imapmem.NewUserSession(se.mb.user)
 }
 
+// AuthenticateMechanisms are the AUTHENTICATE mechanisms offered; the
+// -PLUS ones over TLS only.
 func (se *imapSession) AuthenticateMechanisms() []string {
-	return []string{sasl.Plain, sasl.Login, "XOAUTH2", sasl.OAuthBearer}
+	return forConnection([]string{sasl.Plain, sasl.Login, "XOAUTH2", sasl.OAuthBearer,
+		scramSHA256Plus, scramSHA1Plus, scramSHA256, scramSHA1}, se.auth.tlsState() != nil)
 }
 
 func (se *imapSession) Authenticate(mech string) (sasl.Server, error) {
 	m := se.auth.mechanism(mech)
-	if m == nil {
+	if m == nil || !slices.Contains(se.AuthenticateMechanisms(), strings.ToUpper(mech)) {
 		return nil, &imap.Error{Type: imap.StatusResponseTypeNo, Text: "Unsupported authentication mechanism"}
 	}
 	return imapAuth{se: se, Server: m}, nil

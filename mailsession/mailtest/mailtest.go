@@ -11,8 +11,9 @@
 // the server, and Faults make it misbehave on demand.
 //
 // SMTP (go-smtp) offers PIPELINING, 8BITMIME, SMTPUTF8, SIZE, CHUNKING,
-// STARTTLS and AUTH PLAIN, LOGIN, CRAM-MD5, XOAUTH2 and OAUTHBEARER (see
-// SetAuthMechanisms). A recipient that is a mailbox's address is delivered to
+// STARTTLS and AUTH PLAIN, LOGIN, CRAM-MD5, XOAUTH2, OAUTHBEARER,
+// SCRAM-SHA-256 and SCRAM-SHA-1, with SCRAM-SHA-256-PLUS and SCRAM-SHA-1-PLUS
+// over TLS (see SetAuthMechanisms). A recipient that is a mailbox's address is delivered to
 // it; another address at a domain that has mailboxes is refused with 550;
 // any other address is accepted and only recorded in Received, so examples
 // can send anywhere. AUTH is optional unless WithAuthRequired is given.
@@ -21,8 +22,14 @@
 // AUTHENTICATE, UIDPLUS, MOVE and IDLE; UIDs are stable and UIDVALIDITY is
 // constant unless ResetUIDValidity renumbers them. POP3 (RFC 1939, CAPA,
 // STLS, AUTH) locks the maildrop per session (-ERR [IN-USE]), applies DELE
-// only at QUIT, and sends lines of any length, dot-stuffed. The login name
-// is the full address everywhere.
+// only at QUIT, and sends lines of any length, dot-stuffed; it refuses an
+// AUTH line longer than 255 octets (RFC 5034) and takes the initial
+// response after "+" too. IMAP and POP3 offer the SASL mechanisms SMTP
+// does, less CRAM-MD5. SCRAM checks the password (stored as SCRAM
+// credentials, 4096 iterations) and, for -PLUS, the channel binding the
+// client names (tls-unique or tls-exporter); the server's final message
+// goes out as a challenge, answered with an empty response. The login
+// name is the full address everywhere.
 //
 // The faults (SetFaults with a Faults value; each applies to what comes
 // after it):

@@ -151,7 +151,7 @@ func (p *pop3Conn) command(verb, arg string) (bool, error) {
 		if p.canSTLS() {
 			caps = append(caps, "STLS")
 		}
-		caps = append(caps, "SASL "+strings.Join(pop3Mechanisms(), " "), "IMPLEMENTATION mailtest", ".")
+		caps = append(caps, "SASL "+strings.Join(p.mechanisms(), " "), "IMPLEMENTATION mailtest", ".")
 		return false, p.reply("%s", strings.Join(caps, "\r\n"))
 	case "QUIT":
 		if p.mb != nil {
@@ -222,9 +222,19 @@ func (p *pop3Conn) authorization(verb, arg string) (bool, error) {
 	return false, p.reply("-ERR unknown command or not logged in")
 }
 
-// pop3Mechanisms are the SASL mechanisms of the AUTH command (RFC 5034).
-func pop3Mechanisms() []string {
-	return []string{sasl.Plain, sasl.Login, "XOAUTH2", sasl.OAuthBearer}
+// pop3MaxAuthLine is the longest AUTH command line accepted, CRLF
+// included: RFC 5034 (4) has a longer initial response sent after "+".
+const pop3MaxAuthLine = 255
+
+// mechanisms are the SASL mechanisms of the AUTH command (RFC 5034); the
+// -PLUS ones over TLS only.
+func (p *pop3Conn) mechanisms() []string {
+	return forConnection([]string{sasl.Plain, sasl.Login, "XOAUTH2", sasl.OAuthBearer,
+		scramSHA256Plus, scramSHA1Plus, scramSHA256, scramSHA1}, p.tlsState() != nil)
+}
+
+func (p *pop3Conn) tlsState() *tls.ConnectionState {
+	return tlsStateOf(func() net.Conn { return p.conn })()
 }
 
 // authenticate runs the AUTH command: "AUTH mechanism [initial-response]",
@@ -233,14 +243,19 @@ func (p *pop3Conn) authenticate(arg string) (bool, error) {
 	if p.user != "" {
 		return false, p.reply("-ERR USER already given")
 	}
+	if len("AUTH ")+len(arg)+2 > pop3MaxAuthLine {
+		return false, p.reply("-ERR AUTH line longer than 255 octets: send the initial response after the \"+\" (RFC 5034, 4)")
+	}
 	name, ir, hasIR := strings.Cut(strings.TrimSpace(arg), " ")
 	if name == "" {
-		return false, p.reply("+OK\r\n%s\r\n.", strings.Join(pop3Mechanisms(), "\r\n"))
+		return false, p.reply("+OK\r\n%s\r\n.", strings.Join(p.mechanisms(), "\r\n"))
 	}
-	if !slices.Contains(pop3Mechanisms(), strings.ToUpper(name)) {
+	if !slices.Contains(p.mechanisms(), strings.ToUpper(name)) {
 		return false, p.reply("-ERR unsupported mechanism")
 	}
-	auth := &authenticator{s: p.ps.s}
+	auth := &authenticator{s: p.ps.s, tlsState: p.tlsState, offersPlus: func() bool {
+		return slices.ContainsFunc(p.mechanisms(), isPlusMechanism)
+	}}
 	mech := auth.mechanism(name)
 	var response []byte
 	if hasIR {

@@ -289,7 +289,7 @@ func TestPOP3KnadhClient(t *testing.T) {
 func TestPOP3SASL(t *testing.T) {
 	s := NewServer(t)
 	p := dialPOP3(t, s, true)
-	if c := p.capa(); !strings.Contains(c, "SASL PLAIN LOGIN XOAUTH2 OAUTHBEARER\r\n") {
+	if c := p.capa(); !strings.Contains(c, "SASL PLAIN LOGIN XOAUTH2 OAUTHBEARER SCRAM-SHA-256-PLUS SCRAM-SHA-1-PLUS SCRAM-SHA-256 SCRAM-SHA-1\r\n") {
 		t.Errorf("CAPA: %q", c)
 	}
 	plain := base64.StdEncoding.EncodeToString([]byte("\x00" + DefaultUser + "\x00" + DefaultPassword))

@@ -5,9 +5,11 @@ import (
 	"crypto/hmac"
 	"crypto/md5"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"time"
 
@@ -24,6 +26,12 @@ type authenticator struct {
 	s      *Server
 	mb     *mailbox
 	helper string // server host name for CRAM-MD5 challenges
+	// tlsState returns the connection's TLS state, nil without TLS
+	// (SCRAM -PLUS channel binding). Nil: no TLS.
+	tlsState func() *tls.ConnectionState
+	// offersPlus reports whether the connection offers a -PLUS
+	// mechanism. Nil: it does not.
+	offersPlus func() bool
 }
 
 func (a *authenticator) password(username, password string) error {
@@ -66,6 +74,8 @@ func (a *authenticator) mechanism(name string) sasl.Server {
 		return &cramMD5Server{a: a}
 	case "XOAUTH2":
 		return &xoauth2Server{check: a.token}
+	case scramSHA256, scramSHA1, scramSHA256Plus, scramSHA1Plus:
+		return a.scram(name)
 	case sasl.OAuthBearer:
 		return sasl.NewOAuthBearerServer(func(o sasl.OAuthBearerOptions) *sasl.OAuthBearerError {
 			if err := a.token(o.Username, o.Token); err != nil {
@@ -180,7 +190,21 @@ func cutPrefixFold(s, prefix string) (string, bool) {
 }
 
 // defaultMechanisms returns the SMTP AUTH mechanisms offered unless
-// SetAuthMechanisms is called.
+// SetAuthMechanisms is called; the -PLUS ones only over TLS.
 func defaultMechanisms() []string {
-	return []string{sasl.Plain, sasl.Login, "CRAM-MD5", "XOAUTH2", sasl.OAuthBearer}
+	return []string{sasl.Plain, sasl.Login, "CRAM-MD5", "XOAUTH2", sasl.OAuthBearer,
+		scramSHA256Plus, scramSHA1Plus, scramSHA256, scramSHA1}
+}
+
+// tlsStateOf returns a function that gives c's TLS state at the time of
+// the call (nil without TLS).
+func tlsStateOf(c func() net.Conn) func() *tls.ConnectionState {
+	return func() *tls.ConnectionState {
+		tc, ok := c().(*tls.Conn)
+		if !ok {
+			return nil
+		}
+		cs := tc.ConnectionState()
+		return &cs
+	}
 }

@@ -3,9 +3,11 @@ package mailtest
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,8 +34,9 @@ func newSMTPServer(s *Server) *smtpServer {
 }
 
 // SetAuthMechanisms sets the SMTP AUTH mechanisms offered, in order, from
-// PLAIN, LOGIN, CRAM-MD5, XOAUTH2 and OAUTHBEARER; none turns AUTH off. The
-// default offers all five.
+// PLAIN, LOGIN, CRAM-MD5, XOAUTH2, OAUTHBEARER, SCRAM-SHA-256, SCRAM-SHA-1,
+// SCRAM-SHA-256-PLUS and SCRAM-SHA-1-PLUS (the -PLUS ones are offered over
+// TLS only); none turns AUTH off. The default offers all of them.
 func (s *Server) SetAuthMechanisms(m ...string) {
 	list := make([]string, 0, len(m))
 	for _, name := range m {
@@ -82,7 +85,11 @@ func (ss *smtpServer) handle(c net.Conn, fc *faultConn) {
 	ss.mu.Unlock()
 
 	srv := smtp.NewServer(smtp.BackendFunc(func(conn *smtp.Conn) (smtp.Session, error) {
-		return &smtpSession{ss: ss, conn: conn, fc: fc, auth: &authenticator{s: ss.s}}, nil
+		se := &smtpSession{ss: ss, conn: conn, fc: fc}
+		se.auth = &authenticator{s: ss.s, tlsState: se.tlsState, offersPlus: func() bool {
+			return slices.ContainsFunc(se.AuthMechanisms(), isPlusMechanism)
+		}}
+		return se, nil
 	}))
 	srv.Domain = "localhost"
 	srv.AllowInsecureAuth = true // loopback test server
@@ -246,10 +253,21 @@ func (se *smtpSession) Reset() {
 
 func (se *smtpSession) Logout() error { return nil }
 
+// AuthMechanisms are the mechanisms offered: those set, less the -PLUS
+// ones without TLS.
 func (se *smtpSession) AuthMechanisms() []string {
 	se.ss.mu.Lock()
-	defer se.ss.mu.Unlock()
-	return append([]string(nil), se.ss.mechs...)
+	mechs := append([]string(nil), se.ss.mechs...)
+	se.ss.mu.Unlock()
+	return forConnection(mechs, se.tlsState() != nil)
+}
+
+func (se *smtpSession) tlsState() *tls.ConnectionState {
+	cs, ok := se.conn.TLSConnectionState()
+	if !ok {
+		return nil
+	}
+	return &cs
 }
 
 func (se *smtpSession) Auth(mech string) (sasl.Server, error) {

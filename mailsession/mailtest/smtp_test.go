@@ -50,7 +50,7 @@ func TestSMTPExtensions(t *testing.T) {
 		}
 	}
 	_, mechs := c.Extension("AUTH")
-	if mechs != "PLAIN LOGIN CRAM-MD5 XOAUTH2 OAUTHBEARER" {
+	if mechs != "PLAIN LOGIN CRAM-MD5 XOAUTH2 OAUTHBEARER SCRAM-SHA-256 SCRAM-SHA-1" { // -PLUS only over TLS
 		t.Errorf("AUTH %s", mechs)
 	}
 	tc := dialSMTP(t, s, ImplicitTLS)
@@ -59,6 +59,9 @@ func TestSMTPExtensions(t *testing.T) {
 	}
 	if ok, _ := tc.Extension("STARTTLS"); ok {
 		t.Error("STARTTLS offered on the implicit-TLS port")
+	}
+	if _, mechs := tc.Extension("AUTH"); mechs != "PLAIN LOGIN CRAM-MD5 XOAUTH2 OAUTHBEARER SCRAM-SHA-256-PLUS SCRAM-SHA-1-PLUS SCRAM-SHA-256 SCRAM-SHA-1" {
+		t.Errorf("AUTH over TLS %s", mechs)
 	}
 }
 

@@ -17,7 +17,13 @@
 //     plain EXPUNGE only after UID SEARCH DELETED shows that no other
 //     message is flagged \Deleted (it would be expunged with ours). Never
 //     CLOSE (it expunges silently) and never imapclient's Move (its
-//     fallback without MOVE is COPY + STORE + plain EXPUNGE).
+//     fallback without MOVE is COPY + STORE + plain EXPUNGE);
+//   - STARTTLS is ours (startTLS), as imapclient keeps the TLS connection
+//     of its own STARTTLS to itself: we need it for SCRAM -PLUS channel
+//     binding (TLSConnectionState). A refused STARTTLS goes on in clear
+//     text on the same connection;
+//   - an empty SASL response after a continuation is an empty line
+//     (RFC 9051, 6.2.2), not imapclient's "=" (authConn).
 //
 // A Client is not safe for concurrent use.
 package imapstore
@@ -101,6 +107,8 @@ type Options struct {
 type Client struct {
 	c       *imapclient.Client
 	wc      *watchConn
+	ac      *authConn // what imapclient reads and writes (above TLS)
+	tlsConn *tls.Conn // nil without TLS
 	opt     Options
 	tls     bool
 	reading *bodyReader
@@ -117,8 +125,8 @@ type Client struct {
 
 // Dial connects with dial (a plain TCP connection: TLS is done here),
 // reads the greeting and, as opt says, starts TLS. ctx bounds the whole set
-// up. With StartTLSIfOffered a server that refuses STARTTLS costs a second
-// connection (imapclient can only start TLS on a fresh client).
+// up. With StartTLSIfOffered a server that refuses STARTTLS is spoken to in
+// clear text on the same connection.
 func Dial(ctx context.Context, dial func(context.Context) (net.Conn, error), opt Options) (*Client, error) {
 	if opt.ReadTimeout <= 0 {
 		opt.ReadTimeout = DefaultTimeout
@@ -127,9 +135,6 @@ func Dial(ctx context.Context, dial func(context.Context) (net.Conn, error), opt
 		opt.WriteTimeout = DefaultTimeout
 	}
 	c, err := connect(ctx, dial, opt, opt.TLS)
-	if opt.TLS == StartTLSIfOffered && err != nil && isRefusal(err) {
-		c, err = connect(ctx, dial, opt, NoTLS)
-	}
 	if err != nil {
 		if opt.TLS == StartTLSRequired && isRefusal(err) {
 			err = fmt.Errorf("%w: %v", ErrNoSTARTTLS, err)
@@ -171,6 +176,9 @@ func connect(ctx context.Context, dial func(context.Context) (net.Conn, error), 
 		TLSConfig: cfg, DebugWriter: opt.Debug,
 		UnilateralDataHandler: &imapclient.UnilateralDataHandler{Fetch: cl.unilateralFetch},
 	}
+	if cfg == nil {
+		cfg = &tls.Config{}
+	}
 	switch mode {
 	case ImplicitTLS:
 		tc := tls.Client(wc, cfg)
@@ -178,16 +186,32 @@ func connect(ctx context.Context, dial func(context.Context) (net.Conn, error), 
 			wc.Close()
 			return nil, end(fmt.Errorf("imap: TLS handshake: %w", err))
 		}
-		cl.c, cl.tls = imapclient.New(tc, &io), true
+		cl.ac = newAuthConn(tc, nil)
+		cl.c, cl.tls, cl.tlsConn = imapclient.New(cl.ac, &io), true, tc
 	case StartTLSIfOffered, StartTLSRequired:
-		cl.c, err = imapclient.NewStartTLS(wc, &io)
-		if err != nil {
+		// STARTTLS is ours, not imapclient's: imapclient keeps the TLS
+		// connection it makes to itself, and we need it above TLS (the
+		// channel binding of SCRAM -PLUS, authConn).
+		tc, greeting, err := startTLS(ctx, wc, cfg)
+		switch {
+		case err == nil:
+			// imapclient reads a greeting first: the server's came
+			// before TLS and its capabilities may differ now (RFC 9051,
+			// 7.1.4), so imapclient gets one without them and asks.
+			cl.ac = newAuthConn(tc, []byte("* OK TLS started\r\n"))
+			cl.c, cl.tls, cl.tlsConn = imapclient.New(cl.ac, &io), true, tc
+		case mode == StartTLSIfOffered && isRefusal(err):
+			// Refused: go on in clear text on this connection, with
+			// the server's greeting handed to imapclient.
+			cl.ac = newAuthConn(wc, greeting)
+			cl.c = imapclient.New(cl.ac, &io)
+		default:
 			wc.Close()
 			return nil, end(fmt.Errorf("imap: STARTTLS: %w", err))
 		}
-		cl.tls = true
 	default:
-		cl.c = imapclient.New(wc, &io)
+		cl.ac = newAuthConn(wc, nil)
+		cl.c = imapclient.New(cl.ac, &io)
 	}
 	if err := cl.c.WaitGreeting(); err != nil {
 		cl.c.Close()
@@ -297,14 +321,28 @@ func (cl *Client) Login(ctx context.Context, user, password string) error {
 	return end(cl.c.Login(user, password).Wait())
 }
 
-// Authenticate runs AUTHENTICATE with sc.
+// Authenticate runs AUTHENTICATE with sc. The initial response goes on the
+// command line when the server has SASL-IR, whatever its length (IMAP has
+// no line limit; imapclient always inlines it), else after the first "+".
 func (cl *Client) Authenticate(ctx context.Context, sc sasl.Client) error {
 	end, err := cl.begin(ctx)
 	if err != nil {
 		return err
 	}
 	cl.trace("AUTHENTICATE")
-	return end(cl.c.Authenticate(sc))
+	cl.ac.inAuth.Store(true)
+	err = cl.c.Authenticate(sc)
+	cl.ac.inAuth.Store(false)
+	return end(err)
+}
+
+// TLSConnectionState returns the state of the TLS connection, for SCRAM
+// -PLUS channel binding; ok is false without TLS.
+func (cl *Client) TLSConnectionState() (cs tls.ConnectionState, ok bool) {
+	if cl.tlsConn == nil {
+		return tls.ConnectionState{}, false
+	}
+	return cl.tlsConn.ConnectionState(), true
 }
 
 // Select opens mailbox (INBOX when empty) read-write and returns its

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -323,5 +325,140 @@ func TestExpungeWithoutUIDPlusRefusesToTakeOthersWith(t *testing.T) {
 	list, err = c.List(ctx) // the connection is still usable
 	if err != nil || list[0].Deleted {
 		t.Errorf("our message got flagged (%+v) or the connection broke: %v", list, err)
+	}
+}
+
+// recConn records what the client writes, one entry per Write.
+type recConn struct {
+	net.Conn
+	mu     sync.Mutex
+	writes []string
+}
+
+func (c *recConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	c.writes = append(c.writes, string(p))
+	c.mu.Unlock()
+	return c.Conn.Write(p)
+}
+
+func (c *recConn) lines() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return strings.SplitAfter(strings.Join(c.writes, ""), "\r\n")
+}
+
+// saslScript is a SASL client with a fixed initial response that answers
+// every challenge with an empty response.
+type saslScript struct {
+	mech string
+	ir   []byte
+}
+
+func (s saslScript) Start() (string, []byte, error) { return s.mech, s.ir, nil }
+func (s saslScript) Next([]byte) ([]byte, error)    { return []byte{}, nil }
+
+// imapclient sends "=" for an empty SASL response after a continuation;
+// RFC 9051 (6.2.2) wants an empty line there, and Dovecot refuses "="
+// (SCRAM's last step, the answer to an XOAUTH2 error challenge). "=" stays
+// what it is on the command line: the empty initial response of SASL-IR.
+func TestAuthenticateEmptyResponseIsAnEmptyLine(t *testing.T) {
+	srv := mailtest.NewServer(t)
+	for _, tc := range []struct {
+		name string
+		sc   saslScript
+		cmd  string // the AUTHENTICATE line, tag stripped
+	}{
+		// A bad token: the server sends its JSON error challenge and
+		// the client's empty answer must be an empty line.
+		{"error challenge", saslScript{"XOAUTH2", []byte("user=" + mailtest.DefaultUser + "\x01auth=Bearer bad\x01\x01")}, "AUTHENTICATE XOAUTH2 "},
+		{"empty initial response", saslScript{"XOAUTH2", []byte{}}, "AUTHENTICATE XOAUTH2 =\r\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var rc *recConn
+			dial := func(ctx context.Context) (net.Conn, error) {
+				c, err := dialer(srv, mailtest.Plain)(ctx)
+				if err != nil {
+					return nil, err
+				}
+				rc = &recConn{Conn: c}
+				return rc, nil
+			}
+			c, err := Dial(testContext(t), dial, options(srv, mailtest.Plain))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if err := c.Authenticate(testContext(t), tc.sc); err == nil {
+				t.Fatal("bad token accepted")
+			}
+			lines := rc.lines()
+			var auth, after []string
+			for i, l := range lines {
+				if _, rest, ok := strings.Cut(l, " "); ok && strings.HasPrefix(rest, "AUTHENTICATE") {
+					auth, after = append(auth, rest), lines[i+1:]
+				}
+			}
+			if len(auth) != 1 || !strings.HasPrefix(auth[0], tc.cmd) {
+				t.Fatalf("AUTHENTICATE lines %q, want one starting %q (all: %q)", auth, tc.cmd, lines)
+			}
+			if len(after) == 0 || after[0] != "\r\n" {
+				t.Errorf("after AUTHENTICATE the client sent %q, want an empty line first", after)
+			}
+			for _, l := range after {
+				if l == "=\r\n" {
+					t.Errorf("client sent \"=\" as a continued SASL response: %q", lines)
+				}
+			}
+		})
+	}
+}
+
+func TestTLSConnectionState(t *testing.T) {
+	srv := mailtest.NewServer(t)
+	for _, mode := range modes {
+		c, err := Dial(testContext(t), dialer(srv, mode), options(srv, mode))
+		if err != nil {
+			t.Fatalf("%v: %v", mode, err)
+		}
+		cs, ok := c.TLSConnectionState()
+		if ok != (mode != mailtest.Plain) || ok != c.TLS() || (ok && (!cs.HandshakeComplete || cs.Version < tls.VersionTLS12)) {
+			t.Errorf("%v: TLSConnectionState %v, %v (TLS() %v)", mode, ok, cs.Version, c.TLS())
+		}
+		// After STARTTLS imapclient asks for the capabilities again:
+		// they are not the greeting's, read before TLS.
+		caps, err := c.Caps(testContext(t))
+		if err != nil {
+			t.Fatalf("%v: %v", mode, err)
+		}
+		if caps.Has(imap.CapStartTLS) != (mode == mailtest.Plain) {
+			t.Errorf("%v: STARTTLS in capabilities = %v", mode, caps.Has(imap.CapStartTLS))
+		}
+		c.Close()
+	}
+}
+
+// A refused STARTTLS leaves the connection in clear text, usable: no
+// second connection.
+func TestStartTLSRefusedKeepsTheConnection(t *testing.T) {
+	srv := mailtest.NewServer(t)
+	srv.SetFaults(mailtest.Faults{NoSTARTTLS: true})
+	dials := 0
+	dial := func(ctx context.Context) (net.Conn, error) {
+		dials++
+		return dialer(srv, mailtest.Plain)(ctx)
+	}
+	o := options(srv, mailtest.StartTLS)
+	o.TLS = StartTLSIfOffered
+	c, err := Dial(testContext(t), dial, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login(testContext(t), mailtest.DefaultUser, mailtest.DefaultPassword); err != nil {
+		t.Fatal(err)
+	}
+	if dials != 1 || c.TLS() {
+		t.Errorf("%d connections, TLS %v; want 1, false", dials, c.TLS())
 	}
 }

@@ -350,8 +350,27 @@ func (c *Client) Login(ctx context.Context, user, password string) error {
 }
 
 // Authenticate runs AUTH with the SASL client (RFC 5034), sending its
-// initial response on the AUTH line.
+// initial response on the AUTH line, or after the server's "+" when the
+// line would be longer than 255 octets (RFC 5034, 4). An empty response
+// after "+" is an empty line; an empty initial response on the AUTH line
+// is "=".
 func (c *Client) Authenticate(ctx context.Context, sc sasl.Client) error {
+	return c.authenticate(ctx, sc, false)
+}
+
+// AuthenticateTwoLine is Authenticate with the initial response always
+// sent after the server's first "+", never on the AUTH line: Microsoft's
+// two-line form of XOAUTH2 over POP3 ("AUTH XOAUTH2", "+", the response).
+func (c *Client) AuthenticateTwoLine(ctx context.Context, sc sasl.Client) error {
+	return c.authenticate(ctx, sc, true)
+}
+
+// maxAuthLine is the longest AUTH command line, CRLF included, that
+// carries its initial response (RFC 5034, 4: a longer one is sent after the
+// server's "+"; RFC 2449 limits command lines to 255 octets).
+const maxAuthLine = 255
+
+func (c *Client) authenticate(ctx context.Context, sc sasl.Client, twoLine bool) error {
 	mech, ir, err := sc.Start()
 	if err != nil {
 		return fmt.Errorf("pop3: AUTH: %w", err)
@@ -361,12 +380,17 @@ func (c *Client) Authenticate(ctx context.Context, sc sasl.Client) error {
 		return err
 	}
 	args := []string{mech}
+	var later *string // the initial response, sent after the first "+"
 	if ir != nil {
 		s := base64.StdEncoding.EncodeToString(ir)
-		if s == "" {
-			s = "="
+		if twoLine || len("AUTH ")+len(mech)+1+len(s)+2 > maxAuthLine {
+			later = &s // an empty one is an empty line there
+		} else {
+			if s == "" {
+				s = "="
+			}
+			args = append(args, s)
 		}
-		args = append(args, s)
 	}
 	if err := c.sendSecret("AUTH", args...); err != nil {
 		return end("AUTH", err)
@@ -377,6 +401,16 @@ func (c *Client) Authenticate(ctx context.Context, sc sasl.Client) error {
 			return end("AUTH", err)
 		}
 		if s := string(line); s == "+" || strings.HasPrefix(s, "+ ") {
+			if later != nil {
+				// The server's "+" asks for the initial response; what
+				// it says with it (nothing, normally) is not a challenge.
+				resp := *later
+				later = nil
+				if err := c.sendRaw(resp); err != nil {
+					return end("AUTH", err)
+				}
+				continue
+			}
 			chal, derr := base64.StdEncoding.DecodeString(strings.TrimSpace(s[1:]))
 			var resp []byte
 			if derr == nil {
@@ -409,7 +443,11 @@ func (c *Client) sendSecret(verb string, args ...string) error {
 			return fmt.Errorf("%w: %s argument", ErrInvalidArgument, verb)
 		}
 	}
-	c.trace("C: " + verb + " " + args[0] + " <redacted>")
+	if len(args) == 1 {
+		c.trace("C: " + verb + " " + args[0])
+	} else {
+		c.trace("C: " + verb + " " + args[0] + " <redacted>")
+	}
 	_, err := io.WriteString(c.dc, verb+" "+strings.Join(args, " ")+"\r\n")
 	return err
 }

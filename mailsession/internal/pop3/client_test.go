@@ -6,8 +6,10 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -304,5 +306,64 @@ func TestAuthenticateSASL(t *testing.T) {
 	err := c.Authenticate(ctx, sasl.NewPlainClient("", mailtest.DefaultUser, "wrong"))
 	if !errors.Is(err, ErrAuth) {
 		t.Errorf("AUTH with a wrong password = %v, want ErrAuth", err)
+	}
+}
+
+// tokenClient is XOAUTH2 for the tests.
+type tokenClient struct{ user, token string }
+
+func (x tokenClient) Start() (string, []byte, error) {
+	return "XOAUTH2", []byte("user=" + x.user + "\x01auth=Bearer " + x.token + "\x01\x01"), nil
+}
+func (x tokenClient) Next([]byte) ([]byte, error) { return []byte{}, nil }
+
+// The initial response goes on the AUTH line unless the line would pass
+// 255 octets (RFC 5034, 4: mailtest refuses such a line) or the two-line
+// form is asked for (Microsoft's XOAUTH2); then after the server's "+".
+func TestAuthenticateInitialResponsePlacement(t *testing.T) {
+	// PLAIN's response is "\x00user\x00password": pick password lengths
+	// that make the AUTH line 253 and 257 octets long.
+	plainPW := func(line int) string {
+		b64 := line - len("AUTH PLAIN ") - 2
+		n := b64/4*3 - 2 - len(mailtest.DefaultUser)
+		return strings.Repeat("p", n)
+	}
+	short, long := plainPW(253), plainPW(257)
+	token := strings.Repeat("t", 300)
+	for _, tc := range []struct {
+		name    string
+		user    mailtest.Option
+		sc      sasl.Client
+		twoLine bool
+		onLine  bool
+	}{
+		{"PLAIN 253 octets", mailtest.WithUser(mailtest.DefaultUser, short), sasl.NewPlainClient("", mailtest.DefaultUser, short), false, true},
+		{"PLAIN 257 octets", mailtest.WithUser(mailtest.DefaultUser, long), sasl.NewPlainClient("", mailtest.DefaultUser, long), false, false},
+		{"XOAUTH2 short", mailtest.WithOAuthToken(mailtest.DefaultUser, "tok"), tokenClient{mailtest.DefaultUser, "tok"}, false, true},
+		{"XOAUTH2 short two-line", mailtest.WithOAuthToken(mailtest.DefaultUser, "tok"), tokenClient{mailtest.DefaultUser, "tok"}, true, false},
+		{"XOAUTH2 long token", mailtest.WithOAuthToken(mailtest.DefaultUser, token), tokenClient{mailtest.DefaultUser, token}, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := mailtest.NewServer(t, tc.user)
+			var buf bytes.Buffer
+			c := connect(t, srv, mailtest.Plain, Options{Logger: slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+			auth := c.Authenticate
+			if tc.twoLine {
+				auth = c.AuthenticateTwoLine
+			}
+			if err := auth(testContext(t), tc.sc); err != nil {
+				t.Fatalf("AUTH: %v\n%s", err, buf.String())
+			}
+			mech, _, _ := tc.sc.Start()
+			bare := strings.Contains(buf.String(), `msg="pop3 C: AUTH `+mech+`"`)
+			inline := strings.Contains(buf.String(), `msg="pop3 C: AUTH `+mech+` <redacted>"`)
+			if inline != tc.onLine || bare == tc.onLine {
+				t.Errorf("initial response on the AUTH line = %v, want %v:\n%s", inline, tc.onLine, buf.String())
+			}
+			if n, _, err := c.Stat(testContext(t)); err != nil || n != 0 {
+				t.Errorf("STAT after AUTH = %d, %v", n, err)
+			}
+			c.Quit(testContext(t))
+		})
 	}
 }
