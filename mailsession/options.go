@@ -10,6 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/jmailgo/jmail/jndi"
 	"github.com/jmailgo/jmail/properties"
 )
@@ -63,6 +66,11 @@ type config struct {
 	// preWarnings are found before the settings are resolved (the portal
 	// path).
 	preWarnings []Warning
+	// meterProvider, tracerProvider: WithMeterProvider, WithTracerProvider
+	// (nil: no telemetry); telemetryRecipients: WithTelemetryRecipients.
+	meterProvider       metric.MeterProvider
+	tracerProvider      trace.TracerProvider
+	telemetryRecipients bool
 	// localName, when set, replaces the look-up of the local host's
 	// canonical name (tests).
 	localName func() string
@@ -324,4 +332,36 @@ func WithLogger(l *slog.Logger) Option {
 // over the properties, as Liferay's Docker image does.
 func WithEnviron(environ []string) Option {
 	return func(c *config) { c.environ, c.useEnviron = environ, true }
+}
+
+// WithMeterProvider records the session's OpenTelemetry metrics with mp:
+// sends by outcome, their duration, recipients and bytes, the SMTP pool's
+// connections, dials, reconnects and TLS handshakes, and Receive's runs,
+// messages, handler errors and deletions (see the package documentation
+// and the README for the instruments, units and attributes). Without it
+// no metric is recorded and nothing is spent on them; the global
+// OpenTelemetry provider is not used. The outbox records its own with the
+// same provider (Session.MeterProvider).
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return func(c *config) { c.meterProvider = mp }
+}
+
+// WithTracerProvider records an OpenTelemetry span with tp for every send
+// ("smtp send") and every Receive run ("receive pop3", "receive imap"),
+// children of the span in the caller's ctx, with the server, protocol,
+// TLS version, authentication mechanism, reply codes and outcome as
+// attributes. Recipient addresses are left out unless
+// WithTelemetryRecipients(true) is given. Without it no span is made; the
+// global provider is not used.
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(c *config) { c.tracerProvider = tp }
+}
+
+// WithTelemetryRecipients puts the envelope recipients' addresses in the
+// send spans (attribute smtp.rcpt.to) and the errors' texts, with the
+// server's replies, in the span status and events (on: true). They are
+// personal data: off by default, when a failed span carries only the
+// outcome, the failed step and the reply codes.
+func WithTelemetryRecipients(on bool) Option {
+	return func(c *config) { c.telemetryRecipients = on }
 }

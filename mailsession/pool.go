@@ -80,7 +80,7 @@ func (p *pool) unhold(sc *smtpConn) {
 // send runs one transaction on a pooled or new connection. A reused
 // connection found dead before MAIL was accepted is replaced and the
 // message sent on the new one, once; nothing is ever sent twice.
-func (p *pool) send(ctx context.Context, env envelope, body func(io.Writer) error) error {
+func (p *pool) send(ctx context.Context, env envelope, body func(io.Writer) error, op *sendOp) error {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -107,10 +107,12 @@ func (p *pool) send(ctx context.Context, env envelope, body func(io.Writer) erro
 		if !p.hold(sc) {
 			return &SendError{Unsent: env.rcpts, Err: errAborted}
 		}
-		res := sc.transact(ctx, p.ep, env, body)
+		op.connection(sc, reused)
+		res := sc.transact(ctx, p.ep, env, body, op)
 		p.unhold(sc)
 		if res.retry && reused && attempt == 0 {
 			sc.close()
+			p.s.tel.reconnect(ctx, "retry")
 			if whole := res.whole; whole != nil {
 				body = func(w io.Writer) error {
 					_, err := w.Write(whole)
@@ -147,6 +149,7 @@ func (p *pool) get(ctx context.Context) (sc *smtpConn, reused bool, err error) {
 			// connection) or closed it: a transaction written now would
 			// consume the body and be lost.
 			sc.close()
+			p.s.tel.reconnect(ctx, "closed")
 			continue
 		}
 		if idle > p.idleCheck {
@@ -155,12 +158,14 @@ func (p *pool) get(ctx context.Context) (sc *smtpConn, reused bool, err error) {
 				if ctx.Err() != nil {
 					return nil, false, ctx.Err()
 				}
+				p.s.tel.reconnect(ctx, "noop")
 				continue
 			}
 		}
 		return sc, true, nil
 	}
 	sc, _, err = dialSMTP(ctx, p.ep, p.s.trace)
+	p.s.tel.dialed(ctx, p.ep, sc, err)
 	return sc, false, err
 }
 
@@ -237,6 +242,7 @@ func (p *pool) shutdown(ctx context.Context) error {
 		<-done // their connections are closed: they end now
 	}
 	p.abort()
+	p.s.tel.stopObserving()
 	p.mu.Lock()
 	idle := p.idle
 	p.idle = nil

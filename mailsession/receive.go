@@ -228,11 +228,14 @@ func (s *Session) Receive(ctx context.Context, opts ReceiveOptions, h func(conte
 
 // receiveOnce is one run: open, hand over, commit. It stops after the
 // message being handled when the session begins to shut down.
-func (s *Session) receiveOnce(ctx context.Context, opts ReceiveOptions, mem UIDMemory, h func(context.Context, *Received) error) error {
+func (s *Session) receiveOnce(ctx context.Context, opts ReceiveOptions, mem UIDMemory, h func(context.Context, *Received) error) (err error) {
+	ctx, run := s.tel.startReceive(ctx, s.set.store)
+	defer func() { run.end(ctx, err) }()
 	st, err := s.openStore(ctx, opts.Folder)
 	if err != nil {
 		return err
 	}
+	run.opened(st)
 	var errs []error
 	fail := func(err error) error {
 		st.Abort() // nothing is deleted
@@ -267,6 +270,8 @@ func (s *Session) receiveOnce(ctx context.Context, opts ReceiveOptions, mem UIDM
 				// Handled before, its deletion not committed: again.
 				if err := st.Delete(ctx, info.UID); err != nil && !errors.Is(err, ErrNoMessage) {
 					return fail(err)
+				} else if err == nil {
+					run.markedDeleted()
 				}
 			}
 			continue
@@ -282,6 +287,7 @@ func (s *Session) receiveOnce(ctx context.Context, opts ReceiveOptions, mem UIDM
 			return fail(st.ep.storeCtxErr(ctx, "fetch", err))
 		}
 		handed++
+		run.handedOver(ctx)
 		herr := callHandler(ctx, h, newReceived(info.UID, size, rc))
 		if err := rc.Close(); err != nil {
 			// The stream broke (the handler may have seen a short
@@ -290,6 +296,7 @@ func (s *Session) receiveOnce(ctx context.Context, opts ReceiveOptions, mem UIDM
 		}
 		if herr != nil {
 			errs = append(errs, &HandlerError{UID: info.UID, Err: herr})
+			run.handlerFailed(ctx)
 			continue
 		}
 		// Remembered first: whatever happens to the deletion, the
@@ -307,10 +314,13 @@ func (s *Session) receiveOnce(ctx context.Context, opts ReceiveOptions, mem UIDM
 			return fail(err)
 		}
 		marked++
+		run.markedDeleted()
 		if opts.CommitEvery > 0 && marked == opts.CommitEvery {
 			// Commit this batch; the UIDs of the listing stay valid.
 			marked = 0
-			if err := st.CloseContext(ctx); err != nil {
+			err := st.CloseContext(ctx)
+			run.committed(ctx, err)
+			if err != nil {
 				return errors.Join(append(errs, err)...)
 			}
 			if s.life.isClosed() {
@@ -319,10 +329,13 @@ func (s *Session) receiveOnce(ctx context.Context, opts ReceiveOptions, mem UIDM
 			if st, err = s.openStore(ctx, opts.Folder); err != nil {
 				return errors.Join(append(errs, err)...)
 			}
+			run.opened(st)
 		}
 	}
 	if err := st.CloseContext(ctx); err != nil {
 		errs = append(errs, err)
+	} else {
+		run.committed(ctx, nil)
 	}
 	return errors.Join(errs...)
 }

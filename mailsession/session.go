@@ -33,6 +33,8 @@ type core struct {
 	life  lifecycle    // Receive calls and open Stores, for Close and Shutdown (lifecycle.go)
 	// suppressor is consulted before every envelope (WithSuppression).
 	suppressor Suppressor
+	// tel is the OpenTelemetry instrumentation (telemetry.go).
+	tel *telemetry
 }
 
 // New builds a Session from options only (no properties): by default it
@@ -75,7 +77,11 @@ func buildConfig(p *properties.Properties, c *config) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Session{core: &core{set: set, log: c.logger, suppressor: c.suppressor}}
+	tel, err := newTelemetry(c, set)
+	if err != nil {
+		return nil, err
+	}
+	s := &Session{core: &core{set: set, log: c.logger, suppressor: c.suppressor, tel: tel}}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -89,6 +95,9 @@ func buildConfig(p *properties.Properties, c *config) (*Session, error) {
 		s.log.Warn("mailsession: configuration", "key", w.Key, "warning", w.Message)
 	}
 	s.pool = newPool(s, set.transport)
+	if err := tel.observePool(s.pool); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -148,12 +157,16 @@ func (s *Session) Format(f fmt.State, _ rune) { io.WriteString(f, s.String()) }
 // server's replies; errors.Is(err, ErrTemporary) says whether a retry may
 // succeed. ctx bounds the whole send, including waiting for a pooled
 // connection.
-func (s *Session) Send(ctx context.Context, m *Message) error {
+func (s *Session) Send(ctx context.Context, m *Message) (err error) {
+	ctx, op := s.tel.startSend(ctx)
+	if op != nil {
+		defer func() { op.end(ctx, err) }()
+	}
 	p, err := s.prepare(m)
 	if err != nil {
 		return err
 	}
-	return s.sendChecked(ctx, p.env, p.writeTo)
+	return s.sendChecked(ctx, p.env, p.writeTo, op)
 }
 
 // SendRaw sends msg, an RFC 5322 message as prepared bytes, from the
@@ -161,7 +174,11 @@ func (s *Session) Send(ctx context.Context, m *Message) error {
 // user when it is an address) to the
 // envelope recipients to. The message is sent as it is: its Bcc header, if
 // any, is not removed.
-func (s *Session) SendRaw(ctx context.Context, from string, to []string, msg io.Reader) error {
+func (s *Session) SendRaw(ctx context.Context, from string, to []string, msg io.Reader) (err error) {
+	ctx, op := s.tel.startSend(ctx)
+	if op != nil {
+		defer func() { op.end(ctx, err) }()
+	}
 	if from == "" {
 		from = s.set.transport.From
 		if from == "" {
@@ -192,5 +209,5 @@ func (s *Session) SendRaw(ctx context.Context, from string, to []string, msg io.
 	return s.sendChecked(ctx, env, func(w io.Writer) error {
 		_, err := io.Copy(w, msg)
 		return err
-	})
+	}, op)
 }

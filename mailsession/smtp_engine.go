@@ -135,6 +135,7 @@ type txn struct {
 	whole []byte
 
 	cw chunkWriter // the body's writer with CHUNKING
+	op *sendOp     // the send's telemetry; nil when off
 
 	// Room for the usual few commands and recipients without allocating.
 	pendingBuf [8]expect
@@ -143,16 +144,17 @@ type txn struct {
 
 // transact runs one transaction on sc: MAIL, RCPT for each recipient, the
 // body with DATA or BDAT. ctx bounds it; its end closes the connection.
-func (sc *smtpConn) transact(ctx context.Context, ep *endpoint, env envelope, body func(io.Writer) error) txResult {
+func (sc *smtpConn) transact(ctx context.Context, ep *endpoint, env envelope, body func(io.Writer) error, op *sendOp) txResult {
 	bound := sc.ec.bind(ctx)
-	t := &txn{sc: sc, ep: ep, ctx: ctx, env: env}
+	t := &txn{sc: sc, ep: ep, ctx: ctx, env: env, op: op}
 	t.pending = t.pendingBuf[:0]
 	if n := len(env.rcpts); n <= len(t.stateBuf) {
 		t.state = t.stateBuf[:n]
 	} else {
 		t.state = make([]rcptState, n)
 	}
-	t.run(body)
+	t.run(op.begin(body))
+	op.ended(t)
 	res := t.result()
 	if err := bound.release(); err != nil {
 		// The watchdog closed the connection. When ctx ended after the
@@ -293,6 +295,7 @@ func (t *txn) fail(op string, err error) {
 // dispatch applies reply r to the command e it answers. It reports false
 // when the connection is lost: a 421, or a reply that cannot answer e.
 func (t *txn) dispatch(e expect, r reply) bool {
+	t.op.reply(e.kind, r.code)
 	if r.code == 421 {
 		// The server is closing the channel (RFC 5321, 3.8); whatever it
 		// was answering, and everything after, did not happen.

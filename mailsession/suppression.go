@@ -68,7 +68,8 @@ func suppress(ctx context.Context, sup Suppressor, env envelope) (envelope, []*R
 
 // sendChecked is pool.send after the suppression list (the suppressed
 // recipients join the outcome's Rejected) and the DKIM signature.
-func (s *Session) sendChecked(ctx context.Context, env envelope, body func(io.Writer) error) error {
+func (s *Session) sendChecked(ctx context.Context, env envelope, body func(io.Writer) error, op *sendOp) error {
+	op.envelope(env)
 	env, refused, err := suppress(ctx, s.suppressor, env)
 	if err != nil {
 		return err
@@ -82,12 +83,12 @@ func (s *Session) sendChecked(ctx context.Context, env envelope, body func(io.Wr
 		body = signed
 	}
 	if len(refused) == 0 {
-		return s.pool.send(ctx, env, body)
+		return s.pool.send(ctx, env, body, op)
 	}
 	if len(env.rcpts) == 0 {
 		return &SendError{Rejected: refused}
 	}
-	err = s.pool.send(ctx, env, body)
+	err = s.pool.send(ctx, env, body, op)
 	if err == nil {
 		return &SendError{Sent: env.rcpts, Rejected: refused}
 	}

@@ -135,6 +135,7 @@ type Outbox struct {
 	db    db
 	queue queue
 	cfg   config
+	tel   *telemetry // metrics with the session's meter provider (telemetry.go)
 
 	mu      sync.Mutex
 	started bool
@@ -296,6 +297,9 @@ func Open(ctx context.Context, s *mailsession.Session, d Database, opts ...Optio
 	if err != nil {
 		return fail(fmt.Errorf("outbox: %w", err))
 	}
+	if ob.tel, err = newTelemetry(s.MeterProvider(), ob); err != nil {
+		return fail(err)
+	}
 	return ob, nil
 }
 
@@ -383,6 +387,7 @@ func (ob *Outbox) Close() error {
 		ob.queue.stopAndCancel(ctx)
 		ob.started = false
 	}
+	ob.tel.stop()
 	return ob.db.close()
 }
 

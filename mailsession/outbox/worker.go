@@ -194,6 +194,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[sendArgs]) error {
 	default:
 		ev.Kind = EventRetry
 	}
+	ob.tel.attempt(ctx, ev.Kind)
 	ob.emit(ctx, ev)
 	if outcome != "" {
 		return nil
