@@ -610,3 +610,29 @@ func TestTelemetryTracerOnly(t *testing.T) {
 		t.Errorf("%d spans, metrics %v", n, s.tel.metrics)
 	}
 }
+
+// BenchmarkSendTelemetry sends benchMessage one after another through a
+// pooled session to a go-smtp server in a child process (so that B/op and
+// allocs/op are the client's alone), without a provider (the no-op
+// default) and with the SDK's (a manual reader; every span sampled and
+// exported to a no-op exporter), side by side:
+//
+//	go test -run '^$' -bench SendTelemetry -benchmem ./mailsession/
+func BenchmarkSendTelemetry(b *testing.B) {
+	addr := childSMTPServer(b)
+	b.Run("none", func(b *testing.B) {
+		benchSession(b, addr, nil)
+	})
+	b.Run("sdk", func(b *testing.B) {
+		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+		tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()), sdktrace.WithSyncer(tracetest.NewNoopExporter()))
+		defer mp.Shutdown(context.Background())
+		defer tp.Shutdown(context.Background())
+		benchSession(b, addr, nil, WithMeterProvider(mp), WithTracerProvider(tp))
+	})
+	b.Run("sdk-metrics-only", func(b *testing.B) {
+		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+		defer mp.Shutdown(context.Background())
+		benchSession(b, addr, nil, WithMeterProvider(mp))
+	})
+}
