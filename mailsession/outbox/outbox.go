@@ -218,7 +218,9 @@ func WithEvents(fn func(Event)) Option { return func(c *config) { c.onEvent = fn
 
 // Open opens the outbox kept in d, sending through s. It does not start
 // the workers (Start). The outbox does not own s; it owns the database it
-// opened, closed by Close.
+// opened, closed by Close. Its metrics (mail.outbox.messages by state,
+// mail.outbox.attempts by result) go to s's meter provider
+// (mailsession.WithMeterProvider): no option of its own is needed.
 func Open(ctx context.Context, s *mailsession.Session, d Database, opts ...Option) (*Outbox, error) {
 	if s == nil {
 		return nil, errors.New("outbox: nil session")
