@@ -358,10 +358,10 @@ func WithTracerProvider(tp trace.TracerProvider) Option {
 }
 
 // WithTelemetryRecipients puts the envelope recipients' addresses in the
-// send spans (attribute smtp.rcpt.to) and the errors' texts, with the
-// server's replies, in the span status and events (on: true). They are
-// personal data: off by default, when a failed span carries only the
-// outcome, the failed step and the reply codes.
+// send spans (attribute smtp.rcpt.to) and leaves the addresses in the
+// errors' texts of the span status and exception events (on: true). They
+// are personal data: off by default, when no address is recorded (every
+// address in an error's text is replaced by "<redacted>").
 func WithTelemetryRecipients(on bool) Option {
 	return func(c *config) { c.telemetryRecipients = on }
 }

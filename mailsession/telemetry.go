@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -556,22 +557,34 @@ func (op *sendOp) end(ctx context.Context, err error) {
 	}
 	op.span.SetAttributes(attrs...)
 	if err != nil {
-		t.failSpan(op.span, err, "send "+outcome.String()+": "+etype)
+		t.failSpan(op.span, err)
 	}
 	op.span.End()
 }
 
-// failSpan sets span's status to Error: with the error's text (and the
-// error as an event) when WithTelemetryRecipients is on, else only with
-// summary, as the text may hold addresses and the server's replies.
-func (t *telemetry) failSpan(span trace.Span, err error, summary string) {
+// failSpan sets span's status to Error with the error's text, and records
+// the error as an exception event. Without WithTelemetryRecipients every
+// e-mail address in the text is replaced by "<redacted>": the text names
+// the recipients and quotes the server's replies, which name them too.
+func (t *telemetry) failSpan(span trace.Span, err error) {
 	if t.recipients {
 		span.RecordError(err)
 		span.SetStatus(codes.Error, err.Error())
 		return
 	}
-	span.SetStatus(codes.Error, summary)
+	text := redactAddresses(err.Error())
+	span.AddEvent("exception", trace.WithAttributes(
+		attribute.String("exception.type", fmt.Sprintf("%T", err)),
+		attribute.String("exception.message", text)))
+	span.SetStatus(codes.Error, text)
 }
+
+// addressPattern is anything that looks like an e-mail address.
+var addressPattern = regexp.MustCompile(`<?[^\s<>()\[\],;:"'@]+@[^\s<>()\[\],;:"'@]+>?`)
+
+// redactAddresses replaces the e-mail addresses in s (with their angle
+// brackets) by "<redacted>".
+func redactAddresses(s string) string { return addressPattern.ReplaceAllString(s, "<redacted>") }
 
 // countingWriter counts the bytes written through it.
 type countingWriter struct {
@@ -706,7 +719,7 @@ func (op *receiveOp) end(ctx context.Context, err error) {
 	}
 	op.span.SetAttributes(attrs...)
 	if err != nil {
-		t.failSpan(op.span, err, "receive failed: "+etype)
+		t.failSpan(op.span, err)
 	}
 	op.span.End()
 }
