@@ -49,7 +49,24 @@ type ReceiveOptions struct {
 	// until ctx ends or the session closes. After a failed run the wait
 	// doubles with each consecutive failure, up to 10 × PollInterval; a
 	// successful run resets it. Zero: one run.
+	//
+	// With an IMAP store whose server offers IDLE (RFC 2177), the wait is
+	// push rather than a sleep: Receive keeps one more connection in IDLE
+	// on Folder and starts a run as soon as the server reports new
+	// messages (typically within milliseconds of their arrival), whatever
+	// the wait left, backoff included (runs then follow the mail, not the
+	// clock). A run still comes at each PollInterval, as a safety net.
+	// IDLE is renewed every 25 minutes (before RFC 2177's 29); an idle
+	// connection silent for 3 minutes is probed (DONE, NOOP, each within
+	// mail.imap.timeout) and replaced when it does not answer. POP3, a
+	// server without IDLE, NoIdle, or an idle connection that fails
+	// (logged; it is replaced, after a growing delay of at most
+	// PollInterval) mean plain polling meanwhile.
 	PollInterval time.Duration
+	// NoIdle turns IMAP IDLE off: with PollInterval, Receive only polls.
+	// JavaMail has no property for this (its IMAPFolder.idle is an
+	// explicit call), so none is read.
+	NoIdle bool
 	// OnError, with PollInterval, is called with the error of each failed
 	// run (a network failure, a locked POP3 maildrop, a refused login, the
 	// *HandlerError of a handler that failed, a failed commit), after it
@@ -132,6 +149,12 @@ type receiveState struct {
 	mem  *MemoryUIDMemory
 	// waitHook, set by tests, sees each wait between polls.
 	waitHook func(time.Duration)
+	// Set by tests: the IDLE renewal and quiet periods and the first
+	// reconnection delay (0: idleRenew, idleQuiet, idleRetryMin), and a
+	// hook that sees the idle connection's events ("idle", "renew",
+	// "probe", "lost", "unsupported"; on its goroutine).
+	idleRenew, idleQuiet, idleRetryMin time.Duration
+	idleHook                           func(string)
 }
 
 func (rs *receiveState) memory() UIDMemory {
@@ -152,6 +175,11 @@ func (rs *receiveState) memory() UIDMemory {
 // With PollInterval, runs repeat: a failed run, whatever the failure, is
 // logged, passed to ReceiveOptions.OnError and followed by a longer wait
 // (see PollInterval); polling goes on. Receive returns nil when ctx ends.
+// On IMAP, unless NoIdle, the wait is push (IMAP IDLE): a new message
+// starts a run within moments of its arrival, not at the next poll; the
+// idle connection is one more IMAP connection, closed when Receive
+// returns, and the runs, their deletions and commits are as without it
+// (see PollInterval).
 //
 // When the session's Close or Shutdown begins, Receive returns ErrClosed
 // (joined with the run's errors, if any): Shutdown lets the run finish the
@@ -180,8 +208,18 @@ func (s *Session) Receive(ctx context.Context, opts ReceiveOptions, h func(conte
 	if mem == nil {
 		mem = s.defaultUIDMemory()
 	}
+	var news <-chan struct{} // IDLE's signal; nil: polling only
+	if opts.PollInterval > 0 && !opts.NoIdle && strings.HasPrefix(s.set.store.Protocol, "imap") {
+		idle := s.startIdle(ctx, opts.Folder, opts.PollInterval)
+		defer idle.stop()
+		news = idle.news
+	}
 	failures := 0
 	for {
+		select { // what was signalled so far, this run lists
+		case <-news:
+		default:
+		}
 		err := s.receiveOnce(ctx, opts, mem, h)
 		if s.life.isClosed() {
 			if err == nil {
@@ -222,6 +260,8 @@ func (s *Session) Receive(ctx context.Context, opts ReceiveOptions, h func(conte
 			t.Stop()
 			return ErrClosed
 		case <-t.C:
+		case <-news:
+			t.Stop()
 		}
 	}
 }

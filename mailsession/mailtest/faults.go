@@ -30,6 +30,10 @@ type Faults struct {
 	RefuseAuth     bool          // every authentication attempt fails (535 / -ERR / NO)
 	NoSTARTTLS     bool          // plain ports do not offer STARTTLS / STLS (for connections accepted afterwards)
 	NoUIDPlus      bool          // IMAP offers IMAP4rev1 only, without UIDPLUS; UID EXPUNGE is refused (connections accepted afterwards)
+	// NoIdle makes IMAP offer neither IDLE nor IMAP4rev2 (which implies
+	// it) and refuse the IDLE command, for connections accepted
+	// afterwards; the plain port then offers no STARTTLS either.
+	NoIdle bool
 	// FetchUIDLast makes IMAP FETCH responses put the UID item after the
 	// other items, the message literal included
 	// ("* 1 FETCH (BODY[] {n}\r\n... UID 7)"), which IMAP allows.

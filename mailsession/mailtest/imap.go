@@ -1,6 +1,7 @@
 package mailtest
 
 import (
+	"bytes"
 	"fmt"
 	"net"
 	"slices"
@@ -15,38 +16,40 @@ import (
 )
 
 // imapServer serves IMAP with go-imap's imapserver over the shared
-// mailboxes. Four imapserver instances run, as capabilities are set per
-// instance: with or without STARTTLS (implicit TLS, or Faults.NoSTARTTLS),
-// and with or without UIDPLUS (Faults.NoUIDPlus: IMAP4rev1 only).
+// mailboxes. One imapserver instance runs per variant, as capabilities are
+// set per instance: with or without STARTTLS (implicit TLS, or
+// Faults.NoSTARTTLS), with or without UIDPLUS (Faults.NoUIDPlus: IMAP4rev1
+// only), with or without IDLE (Faults.NoIdle: IMAP4rev1, and IDLE taken
+// out of the capabilities, see imapConn).
 type imapServer struct {
 	s       *Server
 	conns   connSet
-	servers [2][2]*imapserver.Server // [startTLS][noUIDPlus]
-	feeds   [2][2]*chanListener
+	servers map[imapVariant]*imapserver.Server
+	feeds   map[imapVariant]*chanListener
 	serveWG sync.WaitGroup
 
 	mu       sync.Mutex
 	sessions map[*imapSession]bool // every session; their selected field too
 }
 
-func b2i(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
+// imapVariant names one imapserver instance.
+type imapVariant struct{ startTLS, noUIDPlus, noIdle bool }
 
 func newIMAPServer(s *Server) *imapServer {
-	is := &imapServer{s: s, sessions: make(map[*imapSession]bool)}
-	opts := func(tlsConfig, noUIDPlus bool) *imapserver.Server {
+	is := &imapServer{s: s, sessions: make(map[*imapSession]bool),
+		servers: make(map[imapVariant]*imapserver.Server), feeds: make(map[imapVariant]*chanListener)}
+	opts := func(v imapVariant) *imapserver.Server {
 		caps := imap.CapSet{
 			imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {},
 			// advertised to IMAP4rev1 clients (JavaMail) too
 			imap.CapUIDPlus: {}, imap.CapMove: {}, imap.CapNamespace: {},
 		}
-		if noUIDPlus {
+		if v.noUIDPlus {
 			// IMAP4rev2 implies UIDPLUS: offer IMAP4rev1 alone.
 			caps = imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapNamespace: {}}
+		}
+		if v.noIdle {
+			delete(caps, imap.CapIMAP4rev2) // it implies IDLE
 		}
 		o := &imapserver.Options{
 			NewSession:   is.newSession,
@@ -54,17 +57,23 @@ func newIMAPServer(s *Server) *imapServer {
 			Logger:       logWriter{s.log},
 			InsecureAuth: true, // loopback test server
 		}
-		if tlsConfig {
+		if v.startTLS {
 			o.TLSConfig = s.serverTLS()
 		}
 		return imapserver.New(o)
 	}
 	for _, t := range []bool{false, true} {
 		for _, n := range []bool{false, true} {
-			srv, feed := opts(t, n), newChanListener(is)
-			is.servers[b2i(t)][b2i(n)], is.feeds[b2i(t)][b2i(n)] = srv, feed
-			is.serveWG.Add(1)
-			go func() { defer is.serveWG.Done(); srv.Serve(feed) }()
+			for _, i := range []bool{false, true} {
+				v := imapVariant{startTLS: t, noUIDPlus: n, noIdle: i}
+				if t && i {
+					continue // NoIdle's filter works below STARTTLS only
+				}
+				srv, feed := opts(v), newChanListener(is)
+				is.servers[v], is.feeds[v] = srv, feed
+				is.serveWG.Add(1)
+				go func() { defer is.serveWG.Done(); srv.Serve(feed) }()
+			}
 		}
 	}
 	return is
@@ -73,10 +82,10 @@ func newIMAPServer(s *Server) *imapServer {
 func (is *imapServer) serve(ln net.Listener, implicitTLS bool) {
 	is.s.accept(ln, &is.conns, implicitTLS, func(c net.Conn, fc *faultConn) {
 		f := is.s.faults.get()
-		startTLS := !implicitTLS && !f.NoSTARTTLS
-		feed := is.feeds[b2i(startTLS)][b2i(f.NoUIDPlus)]
+		v := imapVariant{startTLS: !implicitTLS && !f.NoSTARTTLS && !f.NoIdle, noUIDPlus: f.NoUIDPlus, noIdle: f.NoIdle}
+		feed := is.feeds[v]
 		fc.swallowWriteErrors()
-		ic := &imapConn{Conn: c, fc: fc, done: make(chan struct{}), noUIDPlus: f.NoUIDPlus}
+		ic := &imapConn{Conn: c, fc: fc, done: make(chan struct{}), noUIDPlus: f.NoUIDPlus, noIdle: f.NoIdle}
 		if !feed.push(ic) {
 			return
 		}
@@ -87,17 +96,13 @@ func (is *imapServer) serve(ln net.Listener, implicitTLS bool) {
 }
 
 func (is *imapServer) close() {
-	for _, row := range is.feeds {
-		for _, f := range row {
-			f.Close()
-		}
+	for _, f := range is.feeds {
+		f.Close()
 	}
 	is.serveWG.Wait() // Serve has returned: imapserver.Close may wait on it now
 	is.conns.closeAll()
-	for _, row := range is.servers {
-		for _, srv := range row {
-			srv.Close()
-		}
+	for _, srv := range is.servers {
+		srv.Close()
 	}
 }
 
@@ -108,6 +113,37 @@ type imapConn struct {
 	fc        *faultConn
 	done      chan struct{}
 	noUIDPlus bool // accepted under Faults.NoUIDPlus: UID EXPUNGE refused
+	noIdle    bool // accepted under Faults.NoIdle: IDLE neither offered nor served
+}
+
+// Write takes IDLE out of the capabilities the server sends when the
+// connection was accepted under Faults.NoIdle: imapserver offers IDLE to
+// every IMAP4rev1 client. It sees the clear text (imapConn is above
+// implicit TLS, and such connections are not offered STARTTLS), and
+// imapserver writes each response, a CAPABILITY line whole, in one go.
+func (c *imapConn) Write(p []byte) (int, error) {
+	if !c.noIdle || !bytes.Contains(p, []byte("CAPABILITY")) {
+		return c.Conn.Write(p)
+	}
+	if _, err := c.Conn.Write(withoutIdleCap(p)); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// withoutIdleCap removes the IDLE atom from the CAPABILITY lines of p.
+func withoutIdleCap(p []byte) []byte {
+	lines := bytes.SplitAfter(p, []byte("\n"))
+	for i, l := range lines {
+		if !bytes.Contains(l, []byte("CAPABILITY")) {
+			continue
+		}
+		for _, end := range []string{" ", "]", "\r"} {
+			l = bytes.ReplaceAll(l, []byte(" IDLE"+end), []byte(end))
+		}
+		lines[i] = l
+	}
+	return bytes.Join(lines, nil)
 }
 
 // chanListener is a net.Listener fed by the server's own accept loop.
@@ -318,6 +354,15 @@ func (a imapAuth) Next(response []byte) ([]byte, bool, error) {
 		a.se.loggedIn()
 	}
 	return challenge, done, nil
+}
+
+// Idle refuses IDLE on a connection accepted under Faults.NoIdle, which
+// was not offered it.
+func (se *imapSession) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
+	if se.ic.noIdle {
+		return &imap.Error{Type: imap.StatusResponseTypeBad, Text: "IDLE is not offered by this server"}
+	}
+	return se.UserSession.Idle(w, stop)
 }
 
 // Fetch arms Faults.CutFetchAfter for the response and applies

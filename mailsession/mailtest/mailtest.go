@@ -42,7 +42,8 @@
 //     at the Nth RCPT of a transaction), Reply421AtRcpt ("421" and a close
 //     at the Nth RCPT: a server shutting down in the middle of a pipelined
 //     group), NoSTARTTLS, RefuseAuth;
-//   - IMAP: NoUIDPlus (IMAP4rev1 without UIDPLUS), FetchUIDLast (the UID
+//   - IMAP: NoUIDPlus (IMAP4rev1 without UIDPLUS), NoIdle (neither IDLE
+//     nor IMAP4rev2 offered), FetchUIDLast (the UID
 //     item after the message literal in FETCH responses),
 //     Server.ResetUIDValidity (a new UIDVALIDITY, UIDs renumbered, as a
 //     recreated mailbox), CutFetchAfter (also POP3 RETR/TOP);

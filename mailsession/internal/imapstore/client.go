@@ -66,8 +66,8 @@ var (
 	// longer) in the mailbox.
 	ErrNoMessage = errors.New("imap: no such message")
 	// ErrBusy is returned when a command is issued while a fetched
-	// message is still open.
-	ErrBusy = errors.New("imap: a message is still being read")
+	// message is still open, or while IDLE runs.
+	ErrBusy = errors.New("imap: busy: a message is still being read, or IDLE runs")
 	// ErrClosed is returned once the connection is closed or broken.
 	ErrClosed = errors.New("imap: connection closed")
 )
@@ -121,6 +121,14 @@ type Client struct {
 	mailbox     string
 	uidValidity uint32
 	tlsVersion  atomic.Uint32 // negotiated TLS version, recorded by VerifyConnection
+
+	idle *Idle // the IDLE in progress, if any (see idle.go)
+	// count is the selected mailbox's message count as the server last
+	// reported it (SELECT, EXISTS, EXPUNGE); news is signalled when an
+	// EXISTS raises it.
+	countMu sync.Mutex
+	count   uint32
+	news    chan struct{}
 }
 
 // Dial connects with dial (a plain TCP connection: TLS is done here),
@@ -156,7 +164,7 @@ func connect(ctx context.Context, dial func(context.Context) (net.Conn, error), 
 		return nil, err
 	}
 	wc := newWatchConn(raw, opt.ReadTimeout, opt.WriteTimeout)
-	cl := &Client{wc: wc, opt: opt}
+	cl := &Client{wc: wc, opt: opt, news: make(chan struct{}, 1)}
 	end := cl.guard(ctx)
 	var cfg *tls.Config
 	if opt.TLSConfig != nil {
@@ -174,7 +182,9 @@ func connect(ctx context.Context, dial func(context.Context) (net.Conn, error), 
 	}
 	io := imapclient.Options{
 		TLSConfig: cfg, DebugWriter: opt.Debug,
-		UnilateralDataHandler: &imapclient.UnilateralDataHandler{Fetch: cl.unilateralFetch},
+		UnilateralDataHandler: &imapclient.UnilateralDataHandler{
+			Fetch: cl.unilateralFetch, Mailbox: cl.unilateralMailbox, Expunge: cl.unilateralExpunge,
+		},
 	}
 	if cfg == nil {
 		cfg = &tls.Config{}
@@ -275,7 +285,7 @@ func (cl *Client) begin(ctx context.Context) (func(error) error, error) {
 	if cl.closed.Load() {
 		return nil, ErrClosed
 	}
-	if cl.reading != nil {
+	if cl.reading != nil || cl.idle != nil {
 		return nil, ErrBusy
 	}
 	if err := ctx.Err(); err != nil {
@@ -364,6 +374,9 @@ func (cl *Client) Select(ctx context.Context, mailbox string) (uidValidity uint3
 		return 0, 0, end(err)
 	}
 	cl.mailbox, cl.uidValidity = mailbox, data.UIDValidity
+	cl.countMu.Lock()
+	cl.count = data.NumMessages
+	cl.countMu.Unlock()
 	return data.UIDValidity, data.NumMessages, end(nil)
 }
 

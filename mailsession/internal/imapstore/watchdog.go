@@ -29,13 +29,14 @@ type watchConn struct {
 	lastRead atomic.Int64 // UnixNano of the last Read start or return
 	armed    atomic.Int64 // UnixNano when the current operation began; 0: idle
 	timedOut atomic.Bool  // the watchdog closed the connection
+	created  time.Time
 
 	stopOnce sync.Once
 	stop     chan struct{}
 }
 
 func newWatchConn(c net.Conn, read, write time.Duration) *watchConn {
-	w := &watchConn{Conn: c, readTimeout: read, writeTimeout: write, stop: make(chan struct{})}
+	w := &watchConn{Conn: c, readTimeout: read, writeTimeout: write, stop: make(chan struct{}), created: time.Now()}
 	go w.watch()
 	return w
 }
