@@ -482,3 +482,105 @@ func TestHealthRequestContextEnds(t *testing.T) {
 		t.Errorf("%d connections, want 1", n)
 	}
 }
+
+// gatedRelay forwards connections to target once release is closed,
+// counting them.
+func gatedRelay(t *testing.T, target string, release <-chan struct{}) (port string, accepted func() int64) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		n  atomic.Int64
+		wg sync.WaitGroup
+	)
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			n.Add(1)
+			wg.Go(func() {
+				defer c.Close()
+				<-release
+				up, err := net.Dial("tcp", target)
+				if err != nil {
+					return
+				}
+				defer up.Close()
+				go func() { io.Copy(up, c); up.Close() }()
+				io.Copy(c, up)
+			})
+		}
+	})
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port), n.Load
+}
+
+// Without a cache, 1,000 probes that arrive while a check runs still share
+// it: the check cannot end before they all are in the handler.
+func TestHealthConcurrentProbesShareOneCheck(t *testing.T) {
+	checkNoLeaks(t)
+	srv := mailtest.NewServer(t)
+	release := make(chan struct{})
+	port, accepted := gatedRelay(t, srv.Addr(srv.Ports().SMTP), release)
+	p := srv.Properties(mailtest.Plain, "")
+	p.Set("mail.smtp.port", port)
+	s, err := FromProperties(p, WithLogger(quietLogger()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	h := HealthHandler(s, HealthOptions{CacheFor: -1, Timeout: time.Minute})
+
+	const probes = 1000
+	var entered atomic.Int64
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if entered.Add(1) == probes {
+			close(release)
+		}
+		h.ServeHTTP(w, r)
+	}))
+	defer hs.Close()
+	tr := &http.Transport{MaxIdleConnsPerHost: probes}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: time.Minute}
+
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		codes = map[int]int{}
+		errs  []error
+	)
+	for range probes {
+		wg.Go(func() {
+			resp, err := client.Get(hs.URL)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			codes[resp.StatusCode]++
+		})
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		t.Fatalf("%d probes failed, first: %v", len(errs), errs[0])
+	}
+	if codes[200] != probes {
+		t.Errorf("codes %v", codes)
+	}
+	if n, m := accepted(), srv.SMTPConnections(); n != 1 || m != 1 {
+		t.Errorf("%d probes: %d connections to the relay, %d at the server; want 1", probes, n, m)
+	}
+	// Then, without a cache, the next probe checks again.
+	probe(t, h, http.MethodGet)
+	if n := srv.SMTPConnections(); n != 2 {
+		t.Errorf("the probe after: %d connections, want 2", n)
+	}
+}
