@@ -217,7 +217,7 @@ func (h *healthHandler) run(f *healthFlight) {
 	case o := <-out:
 		rep = h.report(o.rep, o.err)
 	case <-timer.C:
-		rep = h.report(nil, fmt.Errorf("the check did not finish within %v: %w", timeout, context.DeadlineExceeded))
+		rep = h.report(nil, fmt.Errorf("mailsession: health check did not finish within %v: %w", timeout, context.DeadlineExceeded))
 	}
 	if rep.Status != HealthHealthy {
 		h.s.log.Warn("mail health check failed", "error", rep.Error)
@@ -242,7 +242,7 @@ func (h *healthHandler) report(cr *CheckReport, err error) *HealthReport {
 	rep := &HealthReport{Status: HealthHealthy, CheckedAt: h.now().UTC()}
 	if err != nil {
 		rep.Status = HealthUnhealthy
-		rep.Error = h.redact("mailsession: health check: " + err.Error())
+		rep.Error = h.redact(err.Error())
 	}
 	set := h.s.set
 	endpoint := func(ep *endpoint, er *EndpointReport) *HealthEndpoint {
@@ -295,7 +295,7 @@ func (h *healthHandler) redact(s string) string {
 		}
 	}
 	for _, sec := range secrets {
-		s = strings.ReplaceAll(s, sec, "<redacted>")
+		s = strings.ReplaceAll(s, sec, "[redacted]")
 	}
 	return s
 }

@@ -1,6 +1,7 @@
 package mailsession
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"io"
@@ -583,4 +584,84 @@ func TestHealthConcurrentProbesShareOneCheck(t *testing.T) {
 	if n := srv.SMTPConnections(); n != 2 {
 		t.Errorf("the probe after: %d connections, want 2", n)
 	}
+}
+
+// A check that does not return at its deadline (here a token source that
+// ignores its context) does not hold the probes: they are answered at the
+// timeout, and its late result does not replace the cached one.
+func TestHealthCheckOverrunsItsDeadline(t *testing.T) {
+	checkNoLeaks(t)
+	srv := mailtest.NewServer(t)
+	release := make(chan struct{})
+	returned := make(chan struct{})
+	p := srv.Properties(mailtest.Plain, "")
+	p.Set("mail.smtp.auth.mechanisms", "XOAUTH2")
+	s, err := FromProperties(p, WithLogger(quietLogger()), WithTokenSource(func(context.Context) (string, error) {
+		defer close(returned)
+		<-release
+		return mailtest.DefaultToken, nil
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	h := HealthHandler(s, HealthOptions{Timeout: 200 * time.Millisecond})
+	code, _, body := probe(t, h, http.MethodGet)
+	rep := decodeHealth(t, body)
+	if code != 503 || !strings.Contains(rep.Error, "did not finish within 200ms") || !strings.Contains(rep.Error, "deadline exceeded") ||
+		rep.Transport == nil || rep.Transport.Protocol != "smtp" || !strings.Contains(rep.Transport.Error, "not checked") {
+		t.Fatalf("%d %s", code, body)
+	}
+	close(release)
+	<-returned
+	if _, _, again := probe(t, h, http.MethodGet); string(again) != string(body) {
+		t.Errorf("the cached answer changed: %s, then %s", body, again)
+	}
+}
+
+// A server that echoes the password in its refusal: the report redacts it.
+func TestHealthRedactsAnEchoedPassword(t *testing.T) {
+	checkNoLeaks(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer ln.Close()
+	wg.Go(func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		r := bufio.NewReader(c)
+		io.WriteString(c, "220 echo ESMTP\r\n")
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				return
+			}
+			switch verb := strings.ToUpper(strings.Fields(line + " x")[0]); verb {
+			case "EHLO":
+				io.WriteString(c, "250-echo\r\n250 AUTH PLAIN LOGIN\r\n")
+			case "AUTH":
+				io.WriteString(c, "535 5.7.8 password "+healthPassword+" is wrong\r\n")
+			case "QUIT":
+				io.WriteString(c, "221 bye\r\n")
+				return
+			default:
+				io.WriteString(c, "502 no\r\n")
+			}
+		}
+	})
+	s := mustSession(t, props("mail.smtp.host", "127.0.0.1", "mail.smtp.port", strconv.Itoa(ln.Addr().(*net.TCPAddr).Port),
+		"mail.smtp.auth", "true", "mail.smtp.user", healthUser, "mail.smtp.password", healthPassword,
+		"mail.smtp.auth.mechanisms", "PLAIN"))
+	code, _, body := probe(t, HealthHandler(s, HealthOptions{}), http.MethodGet)
+	if code != 503 || !strings.Contains(string(body), "535") || !strings.Contains(string(body), "[redacted]") {
+		t.Errorf("%d %s", code, body)
+	}
+	assertNoSecrets(t, body)
 }
