@@ -53,8 +53,9 @@ const (
 )
 
 // HealthReport is the JSON body HealthHandler answers with. It holds no
-// secret: no password, no token, no user name, no message from the
-// configuration warnings (they may quote values), only their keys.
+// secret: no password or token (one that a server quotes back in a reply
+// is replaced by "[redacted]"), no user name field, and of the
+// configuration warnings only their keys (their messages may quote values).
 type HealthReport struct {
 	// Status is HealthHealthy or HealthUnhealthy.
 	Status string `json:"status"`
@@ -161,8 +162,8 @@ func (h *healthHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // the check in flight (started now if none), or an unhealthy answer when
 // ctx ends first.
 func (h *healthHandler) result(ctx context.Context) *healthResult {
-	if h.s == nil {
-		return h.encode(&HealthReport{Status: HealthUnhealthy, Error: "mailsession: health check: no session (nil *Session)", CheckedAt: h.now().UTC()})
+	if h.s == nil || h.s.core == nil {
+		return h.encode(&HealthReport{Status: HealthUnhealthy, Error: "mailsession: health check: no session (a nil or zero *Session)", CheckedAt: h.now().UTC()})
 	}
 	h.mu.Lock()
 	if c := h.cached; c != nil && h.now().Before(c.expires) {

@@ -265,10 +265,12 @@ func TestHealthUnhealthy(t *testing.T) {
 	}
 
 	t.Run("nil session", func(t *testing.T) {
-		code, hdr, body := probe(t, HealthHandler(nil, HealthOptions{}), http.MethodGet)
-		rep := decodeHealth(t, body)
-		if code != 503 || hdr.Get("Cache-Control") != "no-store" || rep.Status != HealthUnhealthy || !strings.Contains(rep.Error, "no session") {
-			t.Errorf("%d %s", code, body)
+		for _, s := range []*Session{nil, {}} {
+			code, hdr, body := probe(t, HealthHandler(s, HealthOptions{}), http.MethodGet)
+			rep := decodeHealth(t, body)
+			if code != 503 || hdr.Get("Cache-Control") != "no-store" || rep.Status != HealthUnhealthy || !strings.Contains(rep.Error, "no session") {
+				t.Errorf("%v: %d %s", s == nil, code, body)
+			}
 		}
 	})
 }
