@@ -70,9 +70,15 @@ type storeChecker interface {
 // succeeded and how long it took, plus the configuration warnings. The error
 // is non-nil when an endpoint is unusable (the report is still returned).
 func (s *Session) Check(ctx context.Context) (*CheckReport, error) {
+	return s.check(ctx, true)
+}
+
+// check is Check, with the store left out when withStore is false
+// (HealthOptions.IgnoreStore).
+func (s *Session) check(ctx context.Context, withStore bool) (*CheckReport, error) {
 	rep := &CheckReport{Warnings: s.Warnings()}
 	rep.Transport = s.checkTransport(ctx)
-	if s.set.store != nil {
+	if withStore && s.set.store != nil {
 		if sc, ok := any(s).(storeChecker); ok {
 			rep.Store = sc.checkStore(ctx)
 		}
