@@ -33,6 +33,10 @@
 #   Dovecot  127.0.0.{1,2,3,4}:2110 POP3 (STLS)     :2995 POP3S
 #            127.0.0.{1,2,3,4}:2143 IMAP (STARTTLS) :2993 IMAPS
 #            passwd-file users, maildir under the state directory.
+#            Mechanisms PLAIN LOGIN SCRAM-SHA-1 SCRAM-SHA-256 (passwd-file) and
+#            XOAUTH2 OAUTHBEARER (oauth2 passdb: tokens are checked at
+#            http://127.0.0.1:2081/introspect, which the test serves); Postfix
+#            submission offers the same through Dovecot's SASL.
 #            Dovecot treats 127.0.0.1 -> 127.0.0.1 as secure (plaintext login
 #            allowed); 127.0.0.2 is the production-like address (LOGINDISABLED
 #            before STARTTLS, -ERR [AUTH] before STLS).
@@ -70,13 +74,15 @@ STATE=${JMAIL_IT_DIR:-/tmp/jmail-it}
 HERE=$(cd "$(dirname "$0")" && pwd)
 MAILPIT_VERSION=v1.33.1
 DOMAIN=jmail.test
-USERS="alice bob carol dave erin frank grace heidi ivan judy mallory load fault oscar victor walter"
+USERS="alice bob carol dave erin frank grace heidi ivan judy mallory load fault oscar victor walter scram oauth"
 MAILPIT_USER=mailpit
 # Addresses: .1 relaxed loopback, .2 production-like, .3 name mismatch, .4 untrusted CA.
 ADDRS="127.0.0.1 127.0.0.2 127.0.0.3 127.0.0.4"
 P_RELAY=2525 P_SUBMISSION=2587 P_SMTPS=2465
 D_POP3=2110 D_POP3S=2995 D_IMAP=2143 D_IMAPS=2993
 M_SMTP=3025 M_POP3=3110 M_HTTP=3080
+# The OAuth2 token-introspection endpoint Dovecot asks: served by the test.
+OAUTH_PORT=2081
 WAIT_SECONDS=${JMAIL_IT_WAIT:-60}
 
 log() { echo "mailservers: $*" >&2; }
@@ -149,7 +155,7 @@ certificates() {
 # render SRC DST: copy a template, replacing @NAME@ with the shell variable NAME.
 render() {
 	local src=$1 dst=$2 line
-	local -a vars=(STATE DOMAIN P_RELAY P_SUBMISSION P_SMTPS D_POP3 D_POP3S D_IMAP D_IMAPS MAIL_UID MAIL_GID)
+	local -a vars=(STATE DOMAIN P_RELAY P_SUBMISSION P_SMTPS D_POP3 D_POP3S D_IMAP D_IMAPS MAIL_UID MAIL_GID OAUTH_PORT)
 	local sedargs=() v
 	for v in "${vars[@]}"; do sedargs+=(-e "s|@$v@|${!v}|g"); done
 	sed "${sedargs[@]}" "$src" >"$dst"
@@ -167,6 +173,7 @@ configure() {
 	chown postfix:postfix "$STATE/postfix/maillog"
 
 	render "$HERE/mailservers/dovecot.conf" "$STATE/dovecot/dovecot.conf"
+	render "$HERE/mailservers/oauth2.conf.ext" "$STATE/dovecot/oauth2.conf.ext"
 	local u users="" vmail=""
 	for u in $USERS; do
 		users+="$u@$DOMAIN:{PLAIN}$u-secret::::::"$'\n'
@@ -265,6 +272,7 @@ JMAIL_IT_DOVECOT_POP3S_PORT=$D_POP3S
 JMAIL_IT_DOVECOT_IMAP_PORT=$D_IMAP
 JMAIL_IT_DOVECOT_IMAPS_PORT=$D_IMAPS
 JMAIL_IT_DOVECOT_CONF=$STATE/dovecot/dovecot.conf
+JMAIL_IT_OAUTH_INTROSPECT=127.0.0.1:$OAUTH_PORT
 JMAIL_IT_MAILPIT_SMTP_PORT=$M_SMTP
 JMAIL_IT_MAILPIT_POP3_PORT=$M_POP3
 JMAIL_IT_MAILPIT_HTTP=http://127.0.0.1:$M_HTTP
