@@ -43,6 +43,7 @@ type endpointWant struct {
 	caps, notCaps []string
 	mechs         []string // SASL mechanisms offered after TLS; nil: none
 	authenticated bool
+	mechanism     string // the mechanism the session logged in with; "": any
 }
 
 func checkEndpoint(t *testing.T, what string, r *mailsession.EndpointReport, w endpointWant) {
@@ -81,6 +82,9 @@ func checkEndpoint(t *testing.T, what string, r *mailsession.EndpointReport, w e
 	if w.authenticated && r.Mechanism == "" {
 		t.Errorf("%s: logged in but Mechanism is empty", what)
 	}
+	if w.mechanism != "" && r.Mechanism != w.mechanism {
+		t.Errorf("%s: logged in with %q, want %q", what, r.Mechanism, w.mechanism)
+	}
 	if r.Latency <= 0 {
 		t.Errorf("%s: Latency = %v", what, r.Latency)
 	}
@@ -96,10 +100,12 @@ func TestIntegrationCheck(t *testing.T) {
 	strict := e["JMAIL_IT_STRICT_HOST"]
 	user := e.user("ivan")
 	// Postfix (submission and SMTPS) after TLS: AUTH through Dovecot's
-	// PLAIN LOGIN; no STARTTLS any more.
+	// mechanisms; no STARTTLS any more. Dovecot offers SCRAM but no
+	// -PLUS, so the default order logs in with SCRAM-SHA-256.
 	postfixTLS := []string{"PIPELINING", "SIZE", "8BITMIME", "ENHANCEDSTATUSCODES", "DSN", "SMTPUTF8", "CHUNKING"}
-	dovecotIMAP := endpointWant{protocol: "imap", tls: true, caps: []string{"IMAP4rev1", "IDLE"}, mechs: []string{"PLAIN", "LOGIN"}, authenticated: true}
-	dovecotPOP3 := endpointWant{protocol: "pop3", tls: true, caps: []string{"UIDL", "TOP"}, mechs: []string{"PLAIN", "LOGIN"}, authenticated: true}
+	dovecotMechs := []string{"PLAIN", "LOGIN", "SCRAM-SHA-1", "SCRAM-SHA-256", "XOAUTH2", "OAUTHBEARER"}
+	dovecotIMAP := endpointWant{protocol: "imap", tls: true, caps: []string{"IMAP4rev1", "IDLE"}, mechs: dovecotMechs, authenticated: true, mechanism: "SCRAM-SHA-256"}
+	dovecotPOP3 := endpointWant{protocol: "pop3", tls: true, caps: []string{"UIDL", "TOP"}, mechs: dovecotMechs, authenticated: true, mechanism: "SCRAM-SHA-256"}
 
 	cases := []struct {
 		name      string
@@ -111,13 +117,13 @@ func TestIntegrationCheck(t *testing.T) {
 		{
 			"submission-starttls+imap-starttls",
 			e.postfix(strict, startTLS, user), e.dovecot("imap", strict, startTLS, user),
-			endpointWant{protocol: "smtp", tls: true, caps: postfixTLS, notCaps: []string{"STARTTLS"}, mechs: []string{"PLAIN", "LOGIN"}, authenticated: true},
+			endpointWant{protocol: "smtp", tls: true, caps: postfixTLS, notCaps: []string{"STARTTLS"}, mechs: dovecotMechs, authenticated: true, mechanism: "SCRAM-SHA-256"},
 			dovecotIMAP,
 		},
 		{
 			"smtps+pop3s",
 			e.postfix(strict, implicit, user), e.dovecot("pop3", strict, implicit, user),
-			endpointWant{protocol: "smtps", tls: true, caps: postfixTLS, notCaps: []string{"STARTTLS"}, mechs: []string{"PLAIN", "LOGIN"}, authenticated: true},
+			endpointWant{protocol: "smtps", tls: true, caps: postfixTLS, notCaps: []string{"STARTTLS"}, mechs: dovecotMechs, authenticated: true, mechanism: "SCRAM-SHA-256"},
 			withProtocol(dovecotPOP3, "pop3s"),
 		},
 		{

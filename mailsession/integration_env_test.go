@@ -574,3 +574,17 @@ func (m mailpit) part(t testing.TB, id, part string) []byte {
 	m.do(t, http.MethodGet, "/api/v1/message/"+id+"/part/"+part, &b)
 	return b
 }
+
+// logSize is a server log's current length: what a test adds comes after.
+func logSize(t testing.TB, path string) int64 {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatalf("log: %v", err)
+	}
+	return fi.Size()
+}
+
+// dovecotLog and postfixLog are the stack's server logs.
+func dovecotLog(e itEnv) string { return filepath.Join(e["JMAIL_IT_DIR"], "dovecot", "dovecot.log") }
+func postfixLog(e itEnv) string { return filepath.Join(e["JMAIL_IT_DIR"], "postfix", "maillog") }

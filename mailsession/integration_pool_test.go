@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -29,11 +28,7 @@ var (
 // maillogSize is where the log ends now: what follows belongs to the test.
 func (e itEnv) maillogSize(t testing.TB) int64 {
 	t.Helper()
-	fi, err := os.Stat(filepath.Join(e["JMAIL_IT_DIR"], "postfix", "maillog"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fi.Size()
+	return logSize(t, postfixLog(e))
 }
 
 // postfixConns reads Postfix's log from offset and returns the connections
@@ -44,7 +39,7 @@ func (e itEnv) postfixConns(t testing.TB, offset int64, user string, want int) [
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		data, err := os.ReadFile(filepath.Join(e["JMAIL_IT_DIR"], "postfix", "maillog"))
+		data, err := os.ReadFile(postfixLog(e))
 		if err != nil {
 			t.Fatal(err)
 		}

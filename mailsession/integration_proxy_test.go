@@ -96,16 +96,6 @@ func withProxy(p *properties.Properties, keys map[string]string) {
 	}
 }
 
-// logSize is the proxy log's current length: what a test adds comes after.
-func logSize(t *testing.T, path string) int64 {
-	t.Helper()
-	fi, err := os.Stat(path)
-	if err != nil {
-		t.Fatalf("proxy log: %v", err)
-	}
-	return fi.Size()
-}
-
 // waitLogged polls the proxy's log, from offset, until it holds want.
 func waitLogged(t *testing.T, path string, offset int64, want string) {
 	t.Helper()
