@@ -157,8 +157,10 @@ func WithEHLOName(name string) Option {
 }
 
 // WithAuthMechanisms sets the SASL mechanisms allowed for SMTP, in order of
-// preference (mail.smtp.auth.mechanisms): PLAIN, LOGIN, CRAM-MD5, XOAUTH2,
-// OAUTHBEARER.
+// preference (mail.smtp.auth.mechanisms): SCRAM-SHA-256-PLUS, SCRAM-SHA-256,
+// SCRAM-SHA-1-PLUS, SCRAM-SHA-1, PLAIN, LOGIN, CRAM-MD5, XOAUTH2,
+// OAUTHBEARER. Unset, SCRAM comes first (its -PLUS variants over TLS),
+// then PLAIN and LOGIN; with a token source, XOAUTH2 then OAUTHBEARER.
 func WithAuthMechanisms(mechs ...string) Option {
 	return func(c *config) { c.setTransport("auth.mechanisms", strings.Join(mechs, " ")) }
 }
