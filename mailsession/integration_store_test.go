@@ -64,8 +64,11 @@ func TestIntegrationStoreExactBytes(t *testing.T) {
 }
 
 // TestIntegrationStoreTLSPolicy: on the production-like address a store
-// without TLS is refused with a clear error; opportunistic STARTTLS
-// (starttls.enable without required) upgrades.
+// without TLS that would send the password (PLAIN, LOGIN, USER/PASS) is
+// refused with a clear error; SCRAM, which never sends it, is allowed
+// there (Dovecot's disable_plaintext_auth), so a default session logs in
+// with it; opportunistic STARTTLS (starttls.enable without required)
+// upgrades.
 func TestIntegrationStoreTLSPolicy(t *testing.T) {
 	e := stack(t)
 	user := e.user("grace")
@@ -73,16 +76,27 @@ func TestIntegrationStoreTLSPolicy(t *testing.T) {
 	for _, proto := range []string{"pop3", "imap"} {
 		t.Run(proto, func(t *testing.T) {
 			st := e.dovecot(proto, host, plain, user)
-			s := sessionFrom(t, false, javaMailProps(t, e.postfix(host, startTLS, user), &st, user.addr))
+			p := javaMailProps(t, e.postfix(host, startTLS, user), &st, user.addr)
+			p.Set("mail."+proto+".auth.mechanisms", "PLAIN LOGIN")
+			s := sessionFrom(t, false, p)
 			_, err := s.OpenStore(testContext(t, time.Minute))
 			if !errors.Is(err, mailsession.ErrAuth) || mailsession.IsTemporary(err) {
-				t.Errorf("login without TLS on %s = %v, want a permanent ErrAuth", host, err)
+				t.Errorf("password login without TLS on %s = %v, want a permanent ErrAuth", host, err)
 			}
 
-			p := javaMailProps(t, e.postfix(host, startTLS, user), &st, user.addr)
+			s = sessionFrom(t, false, javaMailProps(t, e.postfix(host, startTLS, user), &st, user.addr))
+			rep, err := s.Check(testContext(t, time.Minute))
+			if err != nil {
+				t.Fatalf("default login without TLS: %v", err)
+			}
+			if rep.Store.TLSVersion != "" || !rep.Store.Authenticated || rep.Store.Mechanism != "SCRAM-SHA-256" {
+				t.Errorf("default login without TLS: store report %v, want SCRAM-SHA-256 without TLS", rep.Store)
+			}
+
+			p = javaMailProps(t, e.postfix(host, startTLS, user), &st, user.addr)
 			p.Set("mail."+proto+".starttls.enable", "true")
 			s = sessionFrom(t, false, p)
-			rep, err := s.Check(testContext(t, time.Minute))
+			rep, err = s.Check(testContext(t, time.Minute))
 			if err != nil {
 				t.Fatalf("opportunistic STARTTLS: %v", err)
 			}
