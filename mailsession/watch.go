@@ -281,7 +281,11 @@ func (w *fileWatcher) reload(first bool) error {
 	}
 	if old != nil {
 		// Also when somebody else replaced it in between: WatchFile
-		// made it, and nobody finds it under name any more.
+		// made it, and nobody finds it under name any more. New work on
+		// it is refused from now on (ErrClosed), before OnReload runs;
+		// its sends in flight finish in the background.
+		old.life.beginDrain()
+		old.pool.refuse()
 		w.drains.Go(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), w.cfg.drain)
 			defer cancel()

@@ -587,3 +587,64 @@ func TestWatchFileCancel(t *testing.T) {
 	}
 	sendVia(t, w.lookup(t), a, "after the watch")
 }
+
+// A send in flight on the old session when the file changes finishes there:
+// the server holds its reply to the end of the message until the new
+// session is published and the old one is draining.
+func TestWatchFileDrainsInFlight(t *testing.T) {
+	arrived, release := make(chan struct{}), make(chan struct{})
+	a := mailtest.NewServer(t, mailtest.WithUser("ops@example.com", watchSecret), mailtest.WithOnMessage(func(m mailtest.Message) {
+		if bytes.Contains(m.Data, []byte("Subject: held")) {
+			close(arrived)
+			<-release
+		}
+	}))
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(free) // before a's Close, which waits for the held reply
+	b := mailtest.NewServer(t, mailtest.WithUser("ops@example.com", watchSecret))
+	path := filepath.Join(t.TempDir(), "mail.properties")
+	writeInPlace(t, path, settingsFile(t, a, false))
+	w := startWatch(t, path)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	sendErr := make(chan error, 1)
+	go func() {
+		s, err := jndi.LookupAs[*Session](w.reg, watchName)
+		if err == nil {
+			err = s.Send(ctx, &Message{To: []string{"someone@elsewhere.test"}, Subject: "held", Text: "hi"})
+		}
+		sendErr <- err
+	}()
+	select {
+	case <-arrived:
+	case err := <-sendErr:
+		t.Fatalf("send returned %v before the server took the message", err)
+	case <-ctx.Done():
+		t.Fatal("the message never reached the server")
+	}
+
+	writeInPlace(t, path, settingsFile(t, b, false))
+	r := w.nextReload(t)
+	if !r.old.life.isClosed() {
+		t.Fatal("OnReload ran before the old session began shutting down")
+	}
+	err := r.old.Send(ctx, &Message{To: []string{"someone@elsewhere.test"}, Subject: "late", Text: "hi"})
+	var se *SendError
+	if !errors.Is(err, ErrClosed) || !errors.As(err, &se) || len(se.Sent)+len(se.Uncertain) != 0 {
+		t.Fatalf("a send begun on the draining session: %v, want ErrClosed with nothing sent", err)
+	}
+	sendVia(t, w.lookup(t), b, "new")
+
+	free()
+	if err := <-sendErr; err != nil {
+		t.Fatalf("the send in flight on the old session: %v", err)
+	}
+	if err := r.old.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := a.Received(); len(got) != 1 || !bytes.Contains(got[0].Data, []byte("Subject: held")) {
+		t.Fatalf("old server received %d messages, want the held one only", len(got))
+	}
+}
