@@ -43,6 +43,7 @@ type watchConfig struct {
 	log      *slog.Logger
 	debounce time.Duration
 	drain    time.Duration
+	onReady  func(s *Session)
 	onReload func(old, new *Session)
 	onError  func(error)
 	opts     []Option
@@ -74,11 +75,18 @@ func WithDrainTimeout(d time.Duration) WatchOption {
 	}
 }
 
-// OnReload sets a function WatchFile calls each time it has published a
-// session: first with old nil for the session built at start, then with
-// the session replaced and its successor. old is unbound by then and
-// shutting down (see WatchFile). fn runs on WatchFile's goroutine: the
-// next change is read once it returns.
+// OnReady sets a function WatchFile calls once, when the session built
+// from the file at start is bound under the name. fn runs on WatchFile's
+// goroutine: watching begins once it returns.
+func OnReady(fn func(s *Session)) WatchOption {
+	return func(c *watchConfig) { c.onReady = fn }
+}
+
+// OnReload sets a function WatchFile calls each time it has published the
+// session of an edit (not the first one: see OnReady), with the session
+// replaced and its successor. new is bound by then, and old refuses new
+// sends and is draining (see WatchFile). fn runs on WatchFile's goroutine:
+// the next change is read once it returns.
 func OnReload(fn func(old, new *Session)) WatchOption {
 	return func(c *watchConfig) { c.onReload = fn }
 }
@@ -111,7 +119,7 @@ func WithSessionOptions(opts ...Option) WatchOption {
 // FromProperties). It is read as UTF-8, like properties.Load.
 //
 // WatchFile first builds the session from the file and binds it under name
-// with reg.Swap. If the file cannot be read, does not parse, holds no mail
+// with reg.Swap (reg nil: jndi.Default()), then calls OnReady. If the file cannot be read, does not parse, holds no mail
 // settings or a setting is invalid, it returns that error at once, naming
 // the file. Otherwise it blocks, watching the file's directory with
 // fsnotify, so that editors that write the file in place and those that
@@ -152,7 +160,7 @@ func WatchFile(ctx context.Context, path string, reg *jndi.Registry, name string
 		c.log = slog.Default()
 	}
 	if reg == nil {
-		return fmt.Errorf("mailsession: watch %s: nil registry", path)
+		reg = jndi.Default()
 	}
 	if _, err := jndi.Normalize(name); err != nil {
 		return fmt.Errorf("mailsession: watch %s: %w", path, err)
@@ -297,9 +305,12 @@ func (w *fileWatcher) reload(first bool) error {
 	}
 	if first {
 		w.cfg.log.Info("mailsession: mail session published", "file", w.path, "name", w.name, "session", s.String())
-	} else {
-		w.cfg.log.Info("mailsession: mail settings reloaded", "file", w.path, "name", w.name, "session", s.String())
+		if w.cfg.onReady != nil {
+			w.cfg.onReady(s)
+		}
+		return nil
 	}
+	w.cfg.log.Info("mailsession: mail settings reloaded", "file", w.path, "name", w.name, "session", s.String())
 	if w.cfg.onReload != nil {
 		w.cfg.onReload(old, s)
 	}

@@ -56,6 +56,7 @@ func ExampleWatchFile() {
 	go func() {
 		done <- mailsession.WatchFile(ctx, path, reg, "mail/MailSession",
 			mailsession.WithWatchLogger(slog.New(slog.DiscardHandler)),
+			mailsession.OnReady(func(s *mailsession.Session) { published <- s }),
 			mailsession.OnReload(func(old, new *mailsession.Session) { published <- new }))
 	}()
 

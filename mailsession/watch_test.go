@@ -105,6 +105,7 @@ type reload struct{ old, new *Session }
 // watching is a WatchFile running for a test.
 type watching struct {
 	reg     *jndi.Registry
+	ready   chan *Session
 	reloads chan reload
 	errs    chan error
 	done    chan error
@@ -118,6 +119,7 @@ func startWatch(t *testing.T, path string, opts ...WatchOption) *watching {
 	t.Helper()
 	w := &watching{
 		reg:     jndi.NewRegistry(),
+		ready:   make(chan *Session, 1),
 		reloads: make(chan reload, 16),
 		errs:    make(chan error, 16),
 		done:    make(chan error, 1),
@@ -129,6 +131,7 @@ func startWatch(t *testing.T, path string, opts ...WatchOption) *watching {
 		WithDebounce(50 * time.Millisecond),
 		WithWatchLogger(slog.New(slog.NewTextHandler(w.log, &slog.HandlerOptions{Level: slog.LevelDebug}))),
 		WithSessionOptions(WithLogger(quietLogger())),
+		OnReady(func(s *Session) { w.ready <- s }),
 		OnReload(func(old, new *Session) { w.reloads <- reload{old, new} }),
 		OnReloadError(func(err error) { w.errs <- err }),
 	}, opts...)
@@ -150,8 +153,15 @@ func startWatch(t *testing.T, path string, opts ...WatchOption) *watching {
 			t.Errorf("the password is in the log:\n%s", w.log)
 		}
 	})
-	if r := w.nextReload(t); r.old != nil {
-		t.Fatalf("first OnReload: old = %v, want nil", r.old)
+	select {
+	case s := <-w.ready:
+		if got := w.lookup(t); got != s {
+			t.Fatalf("OnReady(%v), but %v is bound", s, got)
+		}
+	case err := <-w.done:
+		t.Fatalf("WatchFile returned %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("not ready within 30s")
 	}
 	return w
 }
