@@ -103,8 +103,8 @@ func OnReloadError(fn func(error)) WatchOption {
 }
 
 // WithSessionOptions sets the options every session WatchFile builds is
-// given, after the file's settings (WithRootCAs, WithLogger,
-// WithPassword-style secrets kept out of the file, ...).
+// given, after the file's settings (WithRootCAs, WithLogger, WithAuth for
+// a password kept out of the file, ...).
 func WithSessionOptions(opts ...Option) WatchOption {
 	return func(c *watchConfig) { c.opts = append(c.opts, opts...) }
 }
@@ -119,9 +119,10 @@ func WithSessionOptions(opts ...Option) WatchOption {
 // FromProperties). It is read as UTF-8, like properties.Load.
 //
 // WatchFile first builds the session from the file and binds it under name
-// with reg.Swap (reg nil: jndi.Default()), then calls OnReady. If the file cannot be read, does not parse, holds no mail
-// settings or a setting is invalid, it returns that error at once, naming
-// the file. Otherwise it blocks, watching the file's directory with
+// with reg.Swap (reg nil: jndi.Default()), then calls OnReady. If the file
+// cannot be read, does not parse, holds no mail settings or a setting is
+// invalid, it returns that error at once, naming the file, and binds
+// nothing. Otherwise it blocks, watching the file's directory with
 // fsnotify, so that editors that write the file in place and those that
 // write a new file and rename it over the old one (or a symbolic link
 // switched to a new target, as Kubernetes does with a ConfigMap) are both
@@ -133,10 +134,11 @@ func WithSessionOptions(opts ...Option) WatchOption {
 // (Session.Shutdown, within WithDrainTimeout): its sends in flight finish
 // on the old server, while a send begun on it after the swap fails at once
 // with a *SendError matching ErrClosed, which lists every recipient as
-// Unsent (nothing was sent). Code that keeps a *Session across sends should
-// therefore look it up by name again and retry on ErrClosed; code that
-// looks it up for each send (or each request) needs nothing more. A session
-// replaced under name by somebody else's Rebind or Swap is left to them.
+// Unsent (nothing was sent). So look the session up by name for each send
+// (or each request) rather than keeping it, and retry a send that fails
+// with ErrClosed once, on a new look-up: it met the old session between its
+// look-up and its Send. A session somebody else had bound under name is
+// replaced but left to them (not shut down).
 //
 // An edit that cannot be used (a syntax error, an invalid value such as a
 // port "abc", no mail settings) keeps the current session bound: WatchFile
@@ -148,7 +150,7 @@ func WithSessionOptions(opts ...Option) WatchOption {
 // WatchFile returns ctx.Err() when ctx ends, after the sessions it
 // replaced have finished draining. The session last published stays bound
 // and in service: from then on it belongs to the caller, who shuts it down
-// (look it up, or keep it from OnReload). WatchFile also returns, with an
+// (look it up, or keep it from OnReady and OnReload). WatchFile also returns, with an
 // error, if the watch itself fails (the directory removed, the watcher's
 // resources exhausted); the bound session stays in service then too.
 func WatchFile(ctx context.Context, path string, reg *jndi.Registry, name string, opts ...WatchOption) error {
@@ -203,10 +205,8 @@ type fileWatcher struct {
 func (w *fileWatcher) loop(ctx context.Context, fw *fsnotify.Watcher) error {
 	base := filepath.Base(w.path)
 	dir := filepath.Dir(w.path)
-	timer := time.NewTimer(0)
-	if !timer.Stop() {
-		<-timer.C
-	}
+	timer := time.NewTimer(time.Hour)
+	timer.Stop() // started by the first event
 	pending := false
 	schedule := func() {
 		timer.Reset(w.cfg.debounce)

@@ -658,3 +658,38 @@ func TestWatchFileDrainsInFlight(t *testing.T) {
 		t.Fatalf("old server received %d messages, want the held one only", len(got))
 	}
 }
+
+// A file reached through a symbolic link whose target is switched, as
+// Kubernetes updates a mounted ConfigMap (..data renamed to a new
+// directory), is followed too.
+func TestWatchFileSymlinkSwitch(t *testing.T) {
+	a, b := watchServers(t)
+	dir := t.TempDir()
+	version := func(name string, srv *mailtest.Server) {
+		t.Helper()
+		if err := os.Mkdir(filepath.Join(dir, name), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		writeInPlace(t, filepath.Join(dir, name, "mail.properties"), settingsFile(t, srv, false))
+		if err := os.Symlink(name, filepath.Join(dir, "..data_tmp")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(filepath.Join(dir, "..data_tmp"), filepath.Join(dir, "..data")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	version("..v1", a)
+	path := filepath.Join(dir, "mail.properties")
+	if err := os.Symlink(filepath.Join("..data", "mail.properties"), path); err != nil {
+		t.Fatal(err)
+	}
+	w := startWatch(t, path)
+	first := w.lookup(t)
+	sendVia(t, first, a, "v1")
+
+	version("..v2", b)
+	if r := w.nextReload(t); r.old != first {
+		t.Fatalf("OnReload old = %v, want the first session", r.old)
+	}
+	sendVia(t, w.lookup(t), b, "v2")
+}
