@@ -145,7 +145,10 @@ func WithSessionOptions(opts ...Option) WatchOption {
 // logs why (WithWatchLogger) and calls OnReloadError. So does a deleted or
 // unreadable file; when it comes back, its contents are read as any edit.
 // Errors and log records name keys and values of settings but never a
-// password or token.
+// password or token. A writer that rewrites the file in place and pauses
+// longer than the debounce in the middle may have half a file read: refused
+// if it is empty or invalid, published (then replaced by the whole) if it
+// is valid. Deployment tools should write a new file and rename it.
 //
 // WatchFile returns ctx.Err() when ctx ends, after the sessions it
 // replaced have finished draining. The session last published stays bound

@@ -413,7 +413,7 @@ func TestWatchFileBrokenEdits(t *testing.T) {
 		check func(*testing.T, error)
 	}{
 		{"malformed escape", func(good []byte) []byte {
-			return append(good, "mail.smtp.localhost=\\u12G4\n"...)
+			return append(good, "mail.smtp.password="+watchSecret+"\\u12G4\n"...)
 		}, func(t *testing.T, err error) {
 			var se *properties.SyntaxError
 			if !errors.As(err, &se) {
