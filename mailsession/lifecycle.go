@@ -181,6 +181,7 @@ func (s *Session) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	s.life.beginDrain()
+	s.pool.refuse() // at once, not when the goroutine below gets to it
 	var wg sync.WaitGroup
 	var poolErr, runErr error
 	wg.Go(func() { poolErr = s.pool.shutdown(ctx) })

@@ -221,13 +221,18 @@ func (p *pool) reap() {
 	}
 }
 
+// refuse makes later sends fail with ErrClosed; those in progress go on.
+func (p *pool) refuse() {
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+}
+
 // shutdown refuses new sends and waits for those in progress; when ctx
 // ends first it stops them (as close does) and returns ctx's error. Then it
 // says QUIT on every idle connection, within quitTimeout.
 func (p *pool) shutdown(ctx context.Context) error {
-	p.mu.Lock()
-	p.closed = true
-	p.mu.Unlock()
+	p.refuse()
 	done := make(chan struct{})
 	go func() {
 		p.active.Wait()
