@@ -326,8 +326,7 @@ func (se *imapSession) loggedIn() {
 // AuthenticateMechanisms are the AUTHENTICATE mechanisms offered; the
 // -PLUS ones over TLS only.
 func (se *imapSession) AuthenticateMechanisms() []string {
-	return forConnection([]string{sasl.Plain, sasl.Login, "XOAUTH2", sasl.OAuthBearer,
-		scramSHA256Plus, scramSHA1Plus, scramSHA256, scramSHA1}, se.auth.tlsState() != nil)
+	return forConnection(se.auth.s.storeMechanisms(), se.auth.tlsState() != nil)
 }
 
 func (se *imapSession) Authenticate(mech string) (sasl.Server, error) {

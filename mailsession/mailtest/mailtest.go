@@ -174,10 +174,11 @@ type Server struct {
 	pop3   *pop3Server
 	imap   *imapServer
 
-	mu        sync.Mutex
-	listeners []net.Listener
-	closed    bool
-	wg        sync.WaitGroup // accept loops and connection handlers
+	mu         sync.Mutex
+	storeMechs []string // SetStoreAuthMechanisms; nil: defaultStoreMechanisms
+	listeners  []net.Listener
+	closed     bool
+	wg         sync.WaitGroup // accept loops and connection handlers
 }
 
 // Start starts the servers on loopback and returns once every port listens.

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-sasl"
 )
 
 // pop3Server is a POP3 server (RFC 1939, CAPA from RFC 2449, STLS from RFC
@@ -151,7 +150,10 @@ func (p *pop3Conn) command(verb, arg string) (bool, error) {
 		if p.canSTLS() {
 			caps = append(caps, "STLS")
 		}
-		caps = append(caps, "SASL "+strings.Join(p.mechanisms(), " "), "IMPLEMENTATION mailtest", ".")
+		if mechs := p.mechanisms(); len(mechs) > 0 {
+			caps = append(caps, "SASL "+strings.Join(mechs, " "))
+		}
+		caps = append(caps, "IMPLEMENTATION mailtest", ".")
 		return false, p.reply("%s", strings.Join(caps, "\r\n"))
 	case "QUIT":
 		if p.mb != nil {
@@ -229,8 +231,7 @@ const pop3MaxAuthLine = 255
 // mechanisms are the SASL mechanisms of the AUTH command (RFC 5034); the
 // -PLUS ones over TLS only.
 func (p *pop3Conn) mechanisms() []string {
-	return forConnection([]string{sasl.Plain, sasl.Login, "XOAUTH2", sasl.OAuthBearer,
-		scramSHA256Plus, scramSHA1Plus, scramSHA256, scramSHA1}, p.tlsState() != nil)
+	return forConnection(p.ps.s.storeMechanisms(), p.tlsState() != nil)
 }
 
 func (p *pop3Conn) tlsState() *tls.ConnectionState {

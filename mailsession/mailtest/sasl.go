@@ -58,15 +58,27 @@ func (a *authenticator) token(username, token string) error {
 	return nil
 }
 
+// actAs switches the logged-in mailbox to the one the authorization
+// identity authzid names, if AllowAuthorization permits it.
+func (a *authenticator) actAs(authzid string) error {
+	mb := a.s.store.authorize(a.mb, authzid)
+	if mb == nil {
+		a.mb = nil
+		return errAuthFailed
+	}
+	a.mb = mb
+	return nil
+}
+
 // mechanism returns the server side of a SASL mechanism, or nil if unknown.
 func (a *authenticator) mechanism(name string) sasl.Server {
 	switch strings.ToUpper(name) {
 	case sasl.Plain:
 		return sasl.NewPlainServer(func(identity, username, password string) error {
-			if identity != "" && identity != username {
-				return errAuthFailed
+			if err := a.password(username, password); err != nil {
+				return err
 			}
-			return a.password(username, password)
+			return a.actAs(identity)
 		})
 	case sasl.Login:
 		return &loginServer{check: a.password}
@@ -187,6 +199,37 @@ func cutPrefixFold(s, prefix string) (string, bool) {
 		return s[len(prefix):], true
 	}
 	return s, false
+}
+
+// defaultStoreMechanisms are the POP3 AUTH and IMAP AUTHENTICATE
+// mechanisms offered unless SetStoreAuthMechanisms is called.
+func defaultStoreMechanisms() []string {
+	return []string{sasl.Plain, sasl.Login, "XOAUTH2", sasl.OAuthBearer,
+		scramSHA256Plus, scramSHA1Plus, scramSHA256, scramSHA1}
+}
+
+// SetStoreAuthMechanisms sets the SASL mechanisms that POP3 (AUTH, CAPA
+// SASL) and IMAP (AUTHENTICATE, AUTH= capabilities) offer, in order, from
+// PLAIN, LOGIN, XOAUTH2, OAUTHBEARER and the SCRAM ones (-PLUS over TLS
+// only); none offers no SASL (POP3 USER/PASS and IMAP LOGIN stay). The
+// default offers all of them.
+func (s *Server) SetStoreAuthMechanisms(m ...string) {
+	list := make([]string, 0, len(m))
+	for _, name := range m {
+		list = append(list, strings.ToUpper(name))
+	}
+	s.mu.Lock()
+	s.storeMechs = list
+	s.mu.Unlock()
+}
+
+func (s *Server) storeMechanisms() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.storeMechs == nil {
+		return defaultStoreMechanisms()
+	}
+	return append([]string(nil), s.storeMechs...)
 }
 
 // defaultMechanisms returns the SMTP AUTH mechanisms offered unless

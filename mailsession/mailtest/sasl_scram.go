@@ -98,6 +98,9 @@ func (s *scramServer) Next(response []byte) ([]byte, bool, error) {
 			return nil, false, errAuthFailed
 		}
 		s.a.mb = s.mb
+		if err := s.a.actAs(s.conv.AuthzID()); err != nil {
+			return nil, false, err
+		}
 		return nil, true, nil
 	case s.conv == nil:
 		if response == nil {

@@ -359,6 +359,9 @@ func (se *smtpSession) Data(r io.Reader) error {
 	}
 	now := time.Now()
 	msg := Message{From: se.from, To: append([]string(nil), se.to...), Data: buf.Bytes(), Received: now}
+	if mb := se.auth.mb; mb != nil {
+		msg.AuthUser = mb.addr
+	}
 	st := se.ss.s.store
 	seen := make(map[*mailbox]bool)
 	for _, rcpt := range se.to {

@@ -22,6 +22,10 @@ type Message struct {
 	Data     []byte    // exact DATA bytes after dot-unstuffing, line ends as sent
 	Received time.Time // when the server accepted it
 	UID      uint32    // IMAP UID in the mailbox (0 in Received())
+	// AuthUser is the mailbox the SMTP session acted as: the one that
+	// logged in, or the authorization identity it gave (AllowAuthorization).
+	// Empty without AUTH; set in Received() only.
+	AuthUser string
 }
 
 // ErrNoMailbox is returned for an address that has no mailbox.
@@ -32,6 +36,7 @@ type mailbox struct {
 	addr     string
 	password string
 	token    string
+	actAs    map[*mailbox]bool // AllowAuthorization; guarded by store.mu
 	user     *imapmem.User
 	inbox    *imapmem.Mailbox
 
@@ -122,6 +127,41 @@ func (st *store) checkToken(login, token string) *mailbox {
 		return nil
 	}
 	return mb
+}
+
+// AllowAuthorization lets the mailbox authcid, logged in with its own
+// credentials, act as the mailbox authzid: the authorization identity of
+// PLAIN (RFC 4616) and SCRAM (RFC 5802), as a Dovecot master user or an
+// Exchange shared mailbox allows. Without it, an authorization identity
+// other than the login's own fails the login.
+func (s *Server) AllowAuthorization(authcid, authzid string) error {
+	from, to := s.store.lookup(authcid), s.store.lookup(authzid)
+	if from == nil || to == nil {
+		return ErrNoMailbox
+	}
+	s.store.mu.Lock()
+	defer s.store.mu.Unlock()
+	if from.actAs == nil {
+		from.actAs = make(map[*mailbox]bool)
+	}
+	from.actAs[to] = true
+	return nil
+}
+
+// authorize returns the mailbox that mb, authenticated, acts as with the
+// authorization identity authzid ("" or its own address: itself), or nil
+// when it may not.
+func (st *store) authorize(mb *mailbox, authzid string) *mailbox {
+	if authzid == "" || strings.EqualFold(authzid, mb.addr) {
+		return mb
+	}
+	to := st.lookup(authzid)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if to == nil || !mb.actAs[to] {
+		return nil
+	}
+	return to
 }
 
 // SetOAuthToken replaces the bearer token XOAUTH2 and OAUTHBEARER accept
