@@ -21,6 +21,10 @@ var supportedMechanisms = []string{"PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2", "OAU
 
 func knownMechanism(m string) bool { return slices.Contains(supportedMechanisms, m) }
 
+// carriesAuthzID says whether mechanism m sends an authorization identity
+// (mail.<p>.sasl.authorizationid): PLAIN (RFC 4616) and SCRAM (RFC 5802).
+func carriesAuthzID(m string) bool { return m == "PLAIN" || isSCRAM(m) }
+
 // chooseSASL picks the first mechanism of ep.Mechanisms the server offers
 // and builds its client. cs is the connection's TLS state, nil without
 // TLS: a SCRAM -PLUS mechanism is never chosen without it, and with it a
@@ -52,6 +56,9 @@ func chooseSASL(ctx context.Context, ep *endpoint, offered []string, cs *tls.Con
 	if plusSkipped {
 		hint = " (a -PLUS mechanism needs TLS channel binding, which this connection does not have)"
 	}
+	if ep.AuthzID != "" {
+		hint += fmt.Sprintf(" (with mail.%s.sasl.authorizationid set, only PLAIN and SCRAM, which carry it, are used)", ep.Protocol)
+	}
 	return nil, "", fmt.Errorf("%w: server offers %q, none of the allowed mechanisms %q (mail.%s.auth.mechanisms)%s",
 		ErrAuth, strings.Join(offered, " "), strings.Join(ep.Mechanisms, " "), ep.Protocol, hint)
 }
@@ -79,7 +86,7 @@ func newSASLClient(ctx context.Context, ep *endpoint, mech string, cs *tls.Conne
 	}
 	switch mech {
 	case "PLAIN":
-		return sasl.NewPlainClient("", ep.User, ep.Password), nil
+		return sasl.NewPlainClient(ep.AuthzID, ep.User, ep.Password), nil
 	case "LOGIN":
 		return &loginClient{user: ep.User, password: ep.Password}, nil
 	case "CRAM-MD5":

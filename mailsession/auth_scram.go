@@ -69,13 +69,13 @@ func newSCRAMClient(mech string, ep *endpoint, cs *tls.ConnectionState, serverPl
 	if strings.HasPrefix(mech, mechSCRAMSHA1) {
 		hash = scram.SHA1
 	}
-	c, err := hash.NewClient(ep.User, ep.Password, "")
+	c, err := hash.NewClient(ep.User, ep.Password, ep.AuthzID)
 	if err != nil {
 		// SASLprep refused the name or the password (a code point
 		// unassigned in Unicode 3.2, mixed directions): use them as
 		// they are, as servers that do not prepare passwords (Dovecot)
 		// do. The library's error names no part of the password.
-		if c, err = hash.NewClientUnprepped(ep.User, ep.Password, ""); err != nil {
+		if c, err = hash.NewClientUnprepped(ep.User, ep.Password, ep.AuthzID); err != nil {
 			return nil, fmt.Errorf("%w: %s: %v", ErrAuth, mech, err)
 		}
 	}

@@ -117,7 +117,7 @@ var protocolKeys = []Key{
 	{"ssl.socketFactory", "a Java socket factory object cannot be given here: use WithTLSConfig", NotSupported},
 	{"sasl.enable", "the SASL mechanisms are built in (auth.mechanisms), there is no Java SASL", NotSupported},
 	{"sasl.mechanisms", "the SASL mechanisms are built in: use auth.mechanisms", NotSupported},
-	{"sasl.authorizationid", "no authorization identity other than the user is sent", NotSupported},
+	{"sasl.authorizationid", "the identity to act as (a shared mailbox, a Dovecot master user's target), sent with the user's credentials by PLAIN and SCRAM. While it is set, stores log in with SASL, and LOGIN, CRAM-MD5, XOAUTH2 and OAUTHBEARER, which cannot carry it, are not used (JavaMail logs in with them as the user, without it: reported as a warning); no allowed mechanism left is an error", Honoured},
 	{"sasl.realm", "no SASL realm is used (DIGEST-MD5 is not offered)", NotSupported},
 	{"sasl.usecanonicalhostname", "no Java SASL, so no canonical host name for it", NotSupported},
 	{"auth.ntlm.domain", "NTLM is not supported", NotSupported},

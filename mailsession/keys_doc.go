@@ -190,8 +190,12 @@
 //     (auth.mechanisms), there is no Java SASL
 //   - mail.<p>.sasl.mechanisms (not supported): the SASL mechanisms are built
 //     in: use auth.mechanisms
-//   - mail.<p>.sasl.authorizationid (not supported): no authorization
-//     identity other than the user is sent
+//   - mail.<p>.sasl.authorizationid (honoured): the identity to act as (a
+//     shared mailbox, a Dovecot master user's target), sent with the user's
+//     credentials by PLAIN and SCRAM. While it is set, stores log in with
+//     SASL, and LOGIN, CRAM-MD5, XOAUTH2 and OAUTHBEARER, which cannot carry
+//     it, are not used (JavaMail logs in with them as the user, without it:
+//     reported as a warning); no allowed mechanism left is an error
 //   - mail.<p>.sasl.realm (not supported): no SASL realm is used (DIGEST-MD5
 //     is not offered)
 //   - mail.<p>.sasl.usecanonicalhostname (not supported): no Java SASL, so no

@@ -51,7 +51,11 @@ type endpoint struct {
 
 	User     string
 	Password string // secret: never logged, never formatted
-	Auth     bool   // authenticate (mail.<p>.auth; always true for stores with a user)
+	// AuthzID is the identity to act as, other than User
+	// (mail.<p>.sasl.authorizationid): sent with PLAIN and SCRAM, the
+	// only mechanisms Mechanisms then holds.
+	AuthzID string
+	Auth    bool // authenticate (mail.<p>.auth; always true for stores with a user)
 	// Mechanisms is the ordered list of SASL mechanisms allowed
 	// (mail.<p>.auth.mechanisms), upper case.
 	Mechanisms []string
@@ -447,6 +451,32 @@ func protocolCaseWarnings(props map[string]string) []Warning {
 	return w
 }
 
+// readAuthzID reads mail.<p>.sasl.authorizationid. JavaMail sends it with
+// PLAIN and logs in with LOGIN or XOAUTH2 as the user, without it; here the
+// mechanisms that cannot carry it are not used while it is set, so that a
+// session never reads or sends as the wrong identity. Reported as a
+// warning; an error when no allowed mechanism is left.
+func readAuthzID(r *propReader, ep *endpoint) error {
+	v, key, ok := r.lookup("sasl.authorizationid")
+	if !ok || v == "" {
+		return nil
+	}
+	if err := checkLine(v); err != nil {
+		return &SettingError{Key: key, Err: err}
+	}
+	ep.AuthzID = v
+	kept := slices.DeleteFunc(slices.Clone(ep.Mechanisms), func(m string) bool { return !carriesAuthzID(m) })
+	if len(kept) == 0 {
+		return &SettingError{Key: key, Value: v, Err: fmt.Errorf("an authorization identity is sent with PLAIN or SCRAM only, and mail.%s.auth.mechanisms allows neither (%s)", ep.Protocol, strings.Join(ep.Mechanisms, " "))}
+	}
+	if len(kept) < len(ep.Mechanisms) {
+		r.warn(key, fmt.Sprintf("sent with PLAIN and SCRAM only: %s, which cannot carry it, are not used while it is set (JavaMail logs in with them as %s, without it)",
+			strings.Join(slices.DeleteFunc(slices.Clone(ep.Mechanisms), carriesAuthzID), " "), ep.User))
+	}
+	ep.Mechanisms = kept
+	return nil
+}
+
 func resolveEndpoint(props map[string]string, proto string, c *config, warns *[]Warning) (*endpoint, error) {
 	base := strings.TrimSuffix(proto, "s")
 	r := &propReader{props: props, proto: proto, base: base, warns: warns}
@@ -576,6 +606,9 @@ func resolveEndpoint(props map[string]string, proto string, c *config, warns *[]
 		ep.XOAUTH2TwoLine = r.boolean("auth.xoauth2.two.line.authentication.format", false)
 	}
 	ep.Token = token
+	if err := readAuthzID(r, ep); err != nil {
+		return nil, err
+	}
 	ep.AllowCleartextAuth = r.boolean("auth.allowcleartext", c.allowCleartext)
 
 	ep.StartTLS = r.boolean("starttls.enable", false)

@@ -90,7 +90,7 @@ func (st *imapStore) start(ctx context.Context, s *Session, loopback bool) error
 	if state, ok := st.c.TLSConnectionState(); ok {
 		cs = &state
 	}
-	if ep.Token != nil || caps.Has(imap.CapLoginDisabled) || s.explicitMechanisms(ep) || preferSASL(ep, caps.AuthMechanisms(), cs) {
+	if ep.Token != nil || ep.AuthzID != "" || caps.Has(imap.CapLoginDisabled) || s.explicitMechanisms(ep) || preferSASL(ep, caps.AuthMechanisms(), cs) {
 		sc, mech, err := chooseSASL(ctx, ep, caps.AuthMechanisms(), cs)
 		if err != nil {
 			return imapErr(ctx, ep, "login", err)

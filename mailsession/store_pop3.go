@@ -95,7 +95,7 @@ func (st *pop3Store) start(ctx context.Context, s *Session, ec *endpointConn, co
 	if state, ok := ec.tlsState(); ok {
 		cs = &state
 	}
-	if st.useSASL(caps) || (s.explicitMechanisms(ep) && len(caps.SASL()) > 0) || preferSASL(ep, caps.SASL(), cs) {
+	if ep.AuthzID != "" || st.useSASL(caps) || (s.explicitMechanisms(ep) && len(caps.SASL()) > 0) || preferSASL(ep, caps.SASL(), cs) {
 		sc, mech, err := chooseSASL(ctx, ep, caps.SASL(), cs)
 		if err != nil {
 			return ep.storeErr("login", err)
