@@ -55,6 +55,7 @@ type config struct {
 	environ     []string
 	useEnviron  bool
 	portal      bool
+	buildOnly   bool // buildOnly: mail.session.jndi.name is not looked up
 
 	// portalControlPanel: FromPortalProperties with mail.session.mail=true
 	// (Liferay's Control Panel settings).
@@ -366,4 +367,12 @@ func WithTracerProvider(tp trace.TracerProvider) Option {
 // address in an error's text is replaced by "<redacted>").
 func WithTelemetryRecipients(on bool) Option {
 	return func(c *config) { c.telemetryRecipients = on }
+}
+
+// buildOnly makes FromPortalProperties build the session its settings
+// describe and ignore mail.session.jndi.name (from the file or the
+// environment) instead of handing back a session bound under that name:
+// WatchFile's builds, which replace that very session.
+func buildOnly() Option {
+	return func(c *config) { c.buildOnly = true }
 }

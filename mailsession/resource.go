@@ -87,6 +87,9 @@ func FromPortalProperties(p *properties.Properties, opts ...Option) (*Session, e
 			}
 		}
 	}
+	if c.buildOnly {
+		eff.Delete(portalJNDIName) // WatchFile: the file's settings, never a session looked up
+	}
 	if name, _ := eff.Get(portalJNDIName); strings.TrimSpace(name) != "" {
 		if s := lookupSession(c.registry, strings.TrimSpace(name), log); s != nil {
 			if !c.lookupOnly() {

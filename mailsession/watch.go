@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -126,7 +127,8 @@ func WithSessionOptions(opts ...Option) WatchOption {
 // fsnotify, so that editors that write the file in place and those that
 // write a new file and rename it over the old one (or a symbolic link
 // switched to a new target, as Kubernetes does with a ConfigMap) are both
-// seen. Once the events of a save are over (WithDebounce) it reads the file
+// seen; when path is a symbolic link, the directory of the file it points
+// to is watched too, so an edit of that file in place is seen. Once the events of a save are over (WithDebounce) it reads the file
 // again; when its bytes differ from the last read (a touch or a save
 // without changes does nothing) it builds the new session and publishes it
 // with reg.Swap: code that looks the session up by name from then on gets
@@ -137,12 +139,18 @@ func WithSessionOptions(opts ...Option) WatchOption {
 // Unsent (nothing was sent). So look the session up by name for each send
 // (or each request) rather than keeping it, and retry a send that fails
 // with ErrClosed once, on a new look-up: it met the old session between its
-// look-up and its Send. A session somebody else had bound under name is
-// replaced but left to them (not shut down).
+// look-up and its Send. The same goes for a polling Receive: on the
+// replaced session it returns ErrClosed once its current run has
+// committed, so loop, calling Receive again on a new look-up; and for a
+// HealthHandler, give it HealthOptions.Lookup. A session somebody else had
+// bound under name is replaced but left to them (not shut down).
 //
 // An edit that cannot be used (a syntax error, an invalid value such as a
-// port "abc", no mail settings) keeps the current session bound: WatchFile
-// logs why (WithWatchLogger) and calls OnReloadError. So does a deleted or
+// port "abc", no mail settings, a DKIM key file that cannot be read) keeps
+// the current session bound: WatchFile logs why (WithWatchLogger) and
+// calls OnReloadError. Files the settings name (mail.dkim.key.file) are
+// not watched: a build that failed is tried again at the next event on
+// the file, so touch it once they are in place. So does a deleted or
 // unreadable file; when it comes back, its contents are read as any edit.
 // Errors and log records name keys and values of settings but never a
 // password or token. A writer that rewrites the file in place and pauses
@@ -180,6 +188,7 @@ func WatchFile(ctx context.Context, path string, reg *jndi.Registry, name string
 		return fmt.Errorf("mailsession: watch %s: %w", path, err)
 	}
 	defer fw.Close()
+	w.fw = fw
 	dir := filepath.Dir(path)
 	if err := fw.Add(dir); err != nil {
 		return fmt.Errorf("mailsession: watch %s: %w", path, err)
@@ -187,7 +196,7 @@ func WatchFile(ctx context.Context, path string, reg *jndi.Registry, name string
 	if err := w.reload(true); err != nil {
 		return err
 	}
-	return w.loop(ctx, fw)
+	return w.loop(ctx)
 }
 
 // fileWatcher is the state of one WatchFile.
@@ -200,13 +209,63 @@ type fileWatcher struct {
 	current   *Session // the session published last
 	published [sha256.Size]byte
 	seen      []byte // hash of the last contents read; nil after a failed read
+	unbuilt   bool   // the session of the contents seen failed to build: an event retries
 	symlink   bool   // path is a symbolic link: every event in the directory counts
+	target    string // the file a symbolic link path resolves to; "" if none
+	targetDir string // target's directory, watched too when not path's
+	fw        *fsnotify.Watcher
 	drains    sync.WaitGroup
 }
 
+// follow resolves path when it is a symbolic link and watches the
+// directory of the file it points to too, so that an edit of that file in
+// place is seen; a link switched to a file in another directory moves
+// that watch.
+func (w *fileWatcher) follow() {
+	fi, err := os.Lstat(w.path)
+	if err != nil {
+		return
+	}
+	w.symlink = fi.Mode()&fs.ModeSymlink != 0
+	target := ""
+	if w.symlink {
+		if t, err := filepath.EvalSymlinks(w.path); err == nil {
+			target = t
+		}
+	}
+	dir := ""
+	if target != "" && filepath.Dir(target) != filepath.Dir(w.path) {
+		dir = filepath.Dir(target)
+	}
+	w.target = target
+	if dir == w.targetDir {
+		return
+	}
+	if w.targetDir != "" {
+		w.fw.Remove(w.targetDir) // gone already, or no longer the target's
+	}
+	w.targetDir = ""
+	if dir != "" {
+		if err := w.fw.Add(dir); err != nil {
+			w.cfg.log.Warn("mailsession: watching the directory the mail settings link points to", "file", w.path, "target", target, "err", err)
+			return
+		}
+		w.targetDir = dir
+	}
+}
+
+// concerns says whether an event on name may change what path reads.
+func (w *fileWatcher) concerns(name string) bool {
+	name = filepath.Clean(name)
+	if filepath.Dir(name) == filepath.Dir(w.path) {
+		return filepath.Base(name) == filepath.Base(w.path) || w.symlink
+	}
+	return w.target != "" && name == w.target
+}
+
 // loop handles the watcher's events until ctx ends.
-func (w *fileWatcher) loop(ctx context.Context, fw *fsnotify.Watcher) error {
-	base := filepath.Base(w.path)
+func (w *fileWatcher) loop(ctx context.Context) error {
+	fw := w.fw
 	dir := filepath.Dir(w.path)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop() // started by the first event
@@ -227,7 +286,7 @@ func (w *fileWatcher) loop(ctx context.Context, fw *fsnotify.Watcher) error {
 			if filepath.Clean(ev.Name) == dir && ev.Has(fsnotify.Remove|fsnotify.Rename) {
 				return fmt.Errorf("mailsession: watch %s: the directory was removed or renamed", w.path)
 			}
-			if filepath.Base(ev.Name) == base || w.symlink {
+			if w.concerns(ev.Name) {
 				schedule()
 			}
 		case err, ok := <-fw.Errors:
@@ -252,9 +311,7 @@ func (w *fileWatcher) loop(ctx context.Context, fw *fsnotify.Watcher) error {
 // reload reads the file and publishes a session built from it if its
 // contents changed. An error leaves the current session bound.
 func (w *fileWatcher) reload(first bool) error {
-	if fi, err := os.Lstat(w.path); err == nil {
-		w.symlink = fi.Mode()&fs.ModeSymlink != 0
-	}
+	w.follow()
 	b, err := os.ReadFile(w.path)
 	if err != nil {
 		if !first && errors.Is(err, fs.ErrNotExist) && w.seen == nil {
@@ -267,16 +324,19 @@ func (w *fileWatcher) reload(first bool) error {
 		return fmt.Errorf("mailsession: read mail settings file %s: %w", w.path, err)
 	}
 	sum := sha256.Sum256(b)
-	if !first && bytes.Equal(w.seen, sum[:]) {
+	if !first && bytes.Equal(w.seen, sum[:]) && !w.unbuilt {
 		return nil // a touch, or a save without changes
 	}
-	w.seen = sum[:]
+	w.seen, w.unbuilt = sum[:], false
 	if !first && sum == w.published {
 		w.cfg.log.Info("mailsession: mail settings file back to the published settings", "file", w.path)
 		return nil
 	}
 	s, err := w.build(b)
 	if err != nil {
+		// Retried at the next event, a touch included: the cause may
+		// be another file (a DKIM key written after the properties).
+		w.unbuilt = true
 		return err
 	}
 	replaced, err := w.reg.Swap(w.name, s)
@@ -334,8 +394,11 @@ func (w *fileWatcher) build(b []byte) (*Session, error) {
 	var s *Session
 	switch {
 	case portal:
-		p.Delete(portalJNDIName)
-		s, err = FromPortalProperties(p, w.cfg.opts...)
+		// The file's mail.session.jndi.name, or a LIFERAY_ variable
+		// setting it, would look up the session WatchFile publishes
+		// and hand back a view of it, which the swap then shuts down:
+		// name says where to publish, the file what to build.
+		s, err = FromPortalProperties(p, append(slices.Clone(w.cfg.opts), buildOnly())...)
 	case mail:
 		s, err = FromProperties(p, w.cfg.opts...)
 	default:

@@ -3,6 +3,7 @@ package mailsession
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -117,8 +118,14 @@ type watching struct {
 // watch ends, and the last session is closed, when the test ends.
 func startWatch(t *testing.T, path string, opts ...WatchOption) *watching {
 	t.Helper()
+	return startWatchIn(t, jndi.NewRegistry(), path, opts...)
+}
+
+// startWatchIn is startWatch publishing in reg.
+func startWatchIn(t *testing.T, reg *jndi.Registry, path string, opts ...WatchOption) *watching {
+	t.Helper()
 	w := &watching{
-		reg:     jndi.NewRegistry(),
+		reg:     reg,
 		ready:   make(chan *Session, 1),
 		reloads: make(chan reload, 16),
 		errs:    make(chan error, 16),
@@ -692,4 +699,113 @@ func TestWatchFileSymlinkSwitch(t *testing.T) {
 		t.Fatalf("OnReload old = %v, want the first session", r.old)
 	}
 	sendVia(t, w.lookup(t), b, "v2")
+}
+
+// A symbolic link to a file in another directory: an edit of that file in
+// place is seen, and after the link is switched to a file elsewhere, an
+// edit of the new target is seen too.
+func TestWatchFileSymlinkTargetEdited(t *testing.T) {
+	a, b := watchServers(t)
+	etc, etc2, app := t.TempDir(), t.TempDir(), t.TempDir()
+	target := filepath.Join(etc, "real.properties")
+	writeInPlace(t, target, settingsFile(t, a, true))
+	path := filepath.Join(app, "portal-ext.properties")
+	if err := os.Symlink(target, path); err != nil {
+		t.Fatal(err)
+	}
+	w := startWatch(t, path)
+	first := w.lookup(t)
+	sendVia(t, first, a, "through the link")
+
+	writeInPlace(t, target, settingsFile(t, b, true))
+	if r := w.nextReload(t); r.old != first {
+		t.Fatalf("OnReload old = %v, want the first session", r.old)
+	}
+	second := w.lookup(t)
+	sendVia(t, second, b, "target edited in place")
+
+	// Switch the link to a file in a third directory, then edit that one.
+	target2 := filepath.Join(etc2, "other.properties")
+	writeInPlace(t, target2, settingsFile(t, a, false))
+	tmp := filepath.Join(app, "link.tmp")
+	if err := os.Symlink(target2, tmp); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+	if r := w.nextReload(t); r.old != second {
+		t.Fatalf("OnReload old = %v, want the second session", r.old)
+	}
+	third := w.lookup(t)
+	sendVia(t, third, a, "link switched")
+	writeInPlace(t, target2, settingsFile(t, b, false))
+	if r := w.nextReload(t); r.old != third {
+		t.Fatalf("OnReload old = %v, want the third session", r.old)
+	}
+	sendVia(t, w.lookup(t), b, "new target edited in place")
+}
+
+// The session's JNDI name, from the file or from Liferay's environment
+// variable, is the name WatchFile publishes under: a reload builds the
+// file's settings rather than looking up (and then shutting down) the
+// session it replaces.
+func TestWatchFileIgnoresTheJNDIName(t *testing.T) {
+	a, b := watchServers(t)
+	for _, how := range []string{"file", "environment"} {
+		t.Run(how, func(t *testing.T) {
+			reg := jndi.NewRegistry()
+			text := func(srv *mailtest.Server) []byte {
+				data := settingsFile(t, srv, true)
+				if how == "file" {
+					data = bytes.ReplaceAll(data, []byte("mail/Ignored"), []byte(watchName))
+				}
+				return data
+			}
+			path := filepath.Join(t.TempDir(), "portal-ext.properties")
+			writeInPlace(t, path, text(a))
+			env := []string{"LIFERAY_MAIL_PERIOD_SESSION_PERIOD_JNDI_PERIOD_NAME=" + watchName}
+			w := startWatchIn(t, reg, path, WithSessionOptions(WithRegistry(reg), WithEnviron(env)))
+			first := w.lookup(t)
+			sendVia(t, first, a, "first")
+
+			replaceFile(t, path, text(b))
+			r := w.nextReload(t)
+			if r.old != first || r.new == first {
+				t.Fatalf("OnReload(%v, %v), want the first session replaced", r.old, r.new)
+			}
+			sendVia(t, w.lookup(t), b, "after the reload")
+		})
+	}
+}
+
+// A build that fails because of another file than the watched one (here
+// a DKIM key written after the properties) is tried again at the next
+// event, a touch of the file included.
+func TestWatchFileRetriesAFailedBuild(t *testing.T) {
+	a, b := watchServers(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "mail.properties")
+	writeInPlace(t, path, settingsFile(t, a, false))
+	w := startWatch(t, path)
+	first := w.lookup(t)
+
+	key := filepath.Join(t.TempDir(), "dkim.pem")
+	withKey := append(settingsFile(t, b, false), []byte("mail.dkim.domain=example.com\nmail.dkim.selector=s1\nmail.dkim.key.file="+key+"\n")...)
+	writeInPlace(t, path, withKey)
+	if err := w.nextError(t); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("OnReloadError(%v), want the missing key file", err)
+	}
+	if s := w.lookup(t); s != first {
+		t.Fatalf("%v bound after a failed build, want the first session", s)
+	}
+	writeKeyFile(t, filepath.Dir(key), filepath.Base(key), "RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(testRSAKey()), nil)
+	now := time.Now()
+	if err := os.Chtimes(path, now, now); err != nil {
+		t.Fatal(err)
+	}
+	if r := w.nextReload(t); r.old != first {
+		t.Fatalf("OnReload old = %v, want the first session", r.old)
+	}
+	sendVia(t, w.lookup(t), b, "signed after the retry")
 }
