@@ -34,6 +34,13 @@ type HealthOptions struct {
 	// IgnoreStore leaves the store (POP3 or IMAP) out: only the transport
 	// is contacted and judged, for a service that only sends.
 	IgnoreStore bool
+	// Lookup, when set, gives the session to check at each probe instead
+	// of the one HealthHandler was given (which may then be nil): the
+	// session bound under a JNDI name that WatchFile replaces, e.g.
+	// func() (*Session, error) { return jndi.LookupAs[*Session](reg, name) }.
+	// A cached result answers only for the session it checked. A failed
+	// look-up answers 503 and is not cached.
+	Lookup func() (*Session, error)
 }
 
 func (o HealthOptions) withDefaults() HealthOptions {
@@ -111,7 +118,10 @@ type HealthEndpoint struct {
 //
 // GET and HEAD are answered (HEAD without the body); other methods get
 // 405. Responses are application/json with Cache-Control: no-store. A nil
-// session gives a handler that answers 503 and says so. A failed check is
+// session gives a handler that answers 503 and says so, unless
+// HealthOptions.Lookup gives the session at each probe: set it when the
+// session is replaced while the service runs (WatchFile), or every probe
+// after the first reload would check the closed one. A failed check is
 // logged once (at warning level, with the session's logger), not per probe.
 func HealthHandler(s *Session, opts HealthOptions) http.Handler {
 	return &healthHandler{s: s, opts: opts.withDefaults(), now: time.Now}
@@ -132,13 +142,20 @@ type healthResult struct {
 	code    int
 	body    []byte
 	expires time.Time
+	s       *Session // the session checked
 }
 
-// healthFlight is one check in progress: done is closed once res is set.
+// healthFlight is one check of s in progress: done is closed once res is
+// set.
 type healthFlight struct {
+	s    *Session
 	done chan struct{}
 	res  *healthResult
 }
+
+// sameSession says whether a and b are one session (a view handed out by
+// a JNDI look-up shares its core).
+func sameSession(a, b *Session) bool { return a != nil && b != nil && a.core == b.core }
 
 func (h *healthHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr := w.Header()
@@ -162,17 +179,24 @@ func (h *healthHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // the check in flight (started now if none), or an unhealthy answer when
 // ctx ends first.
 func (h *healthHandler) result(ctx context.Context) *healthResult {
-	if h.s == nil || h.s.core == nil {
+	s := h.s
+	if h.opts.Lookup != nil {
+		var err error
+		if s, err = h.opts.Lookup(); err != nil {
+			return h.encode(&HealthReport{Status: HealthUnhealthy, Error: fmt.Sprintf("mailsession: health check: looking up the session: %v", err), CheckedAt: h.now().UTC()})
+		}
+	}
+	if s == nil || s.core == nil {
 		return h.encode(&HealthReport{Status: HealthUnhealthy, Error: "mailsession: health check: no session (a nil or zero *Session)", CheckedAt: h.now().UTC()})
 	}
 	h.mu.Lock()
-	if c := h.cached; c != nil && h.now().Before(c.expires) {
+	if c := h.cached; c != nil && sameSession(c.s, s) && h.now().Before(c.expires) {
 		h.mu.Unlock()
 		return c
 	}
 	f := h.flight
-	if f == nil {
-		f = &healthFlight{done: make(chan struct{})}
+	if f == nil || !sameSession(f.s, s) {
+		f = &healthFlight{s: s, done: make(chan struct{})}
 		h.flight = f
 		go h.run(f)
 	}
@@ -204,11 +228,11 @@ func (h *healthHandler) run(f *healthFlight) {
 	defer cancel()
 	out := make(chan checkOutcome, 1) // buffered: a late check does not block
 	go func() {
-		if h.s.life.isClosed() {
+		if f.s.life.isClosed() {
 			out <- checkOutcome{err: ErrClosed}
 			return
 		}
-		rep, err := h.s.check(ctx, !h.opts.IgnoreStore)
+		rep, err := f.s.check(ctx, !h.opts.IgnoreStore)
 		out <- checkOutcome{rep, err}
 	}()
 	timer := time.NewTimer(timeout)
@@ -216,14 +240,15 @@ func (h *healthHandler) run(f *healthFlight) {
 	var rep *HealthReport
 	select {
 	case o := <-out:
-		rep = h.report(o.rep, o.err)
+		rep = h.report(f.s, o.rep, o.err)
 	case <-timer.C:
-		rep = h.report(nil, fmt.Errorf("mailsession: health check did not finish within %v: %w", timeout, context.DeadlineExceeded))
+		rep = h.report(f.s, nil, fmt.Errorf("mailsession: health check did not finish within %v: %w", timeout, context.DeadlineExceeded))
 	}
 	if rep.Status != HealthHealthy {
-		h.s.log.Warn("mail health check failed", "error", rep.Error)
+		f.s.log.Warn("mail health check failed", "error", rep.Error)
 	}
 	res := h.encode(rep)
+	res.s = f.s
 	if h.opts.CacheFor > 0 {
 		res.expires = h.now().Add(h.opts.CacheFor)
 	}
@@ -232,20 +257,22 @@ func (h *healthHandler) run(f *healthFlight) {
 	if h.opts.CacheFor > 0 {
 		h.cached = res
 	}
-	h.flight = nil
+	if h.flight == f {
+		h.flight = nil // a flight for a newer session may have begun
+	}
 	h.mu.Unlock()
 	close(f.done)
 }
 
 // report turns a Check result into the public report, with every error
-// text passed through redact.
-func (h *healthHandler) report(cr *CheckReport, err error) *HealthReport {
+// text passed through redactSecrets.
+func (h *healthHandler) report(s *Session, cr *CheckReport, err error) *HealthReport {
 	rep := &HealthReport{Status: HealthHealthy, CheckedAt: h.now().UTC()}
 	if err != nil {
 		rep.Status = HealthUnhealthy
-		rep.Error = h.redact(err.Error())
+		rep.Error = redactSecrets(s, err.Error())
 	}
-	set := h.s.set
+	set := s.set
 	endpoint := func(ep *endpoint, er *EndpointReport) *HealthEndpoint {
 		he := &HealthEndpoint{Protocol: ep.Protocol, Addr: ep.Addr()}
 		if er == nil {
@@ -259,7 +286,7 @@ func (h *healthHandler) report(cr *CheckReport, err error) *HealthReport {
 		he.Authenticated = er.Authenticated
 		he.Mechanism = er.Mechanism
 		if er.Err != nil {
-			he.Error = h.redact(er.Err.Error())
+			he.Error = redactSecrets(s, er.Err.Error())
 		}
 		return he
 	}
@@ -271,7 +298,7 @@ func (h *healthHandler) report(cr *CheckReport, err error) *HealthReport {
 	if set.store != nil && !h.opts.IgnoreStore {
 		rep.Store = endpoint(set.store, st)
 	}
-	warns := h.s.Warnings()
+	warns := s.Warnings()
 	rep.WarningCount = len(warns)
 	for _, w := range warns {
 		if w.Key != "" {
@@ -281,24 +308,24 @@ func (h *healthHandler) report(cr *CheckReport, err error) *HealthReport {
 	return rep
 }
 
-// redact removes the session's secrets from an error text. The errors of
+// redactSecrets removes the session's secrets from an error text. The errors of
 // this package carry none; this guards against a server that echoes one.
-func (h *healthHandler) redact(s string) string {
+func redactSecrets(s *Session, text string) string {
 	var secrets []string
-	for _, ep := range []*endpoint{h.s.set.transport, h.s.set.store} {
+	for _, ep := range []*endpoint{s.set.transport, s.set.store} {
 		if ep != nil && ep.Password != "" {
 			secrets = append(secrets, ep.Password)
 		}
 	}
-	for k, v := range h.s.set.props {
+	for k, v := range s.set.props {
 		if k := strings.ToLower(k); v != "" && (strings.HasSuffix(k, "password") || strings.HasSuffix(k, "token") || strings.HasSuffix(k, "secret")) {
 			secrets = append(secrets, v)
 		}
 	}
 	for _, sec := range secrets {
-		s = strings.ReplaceAll(s, sec, "[redacted]")
+		text = strings.ReplaceAll(text, sec, "[redacted]")
 	}
-	return s
+	return text
 }
 
 // encode marshals rep into a result with the status code its status gives.

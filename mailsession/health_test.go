@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmailgo/jmail/jndi"
 	"github.com/jmailgo/jmail/mailsession/mailtest"
 )
 
@@ -666,4 +667,52 @@ func TestHealthRedactsAnEchoedPassword(t *testing.T) {
 		t.Errorf("%d %s", code, body)
 	}
 	assertNoSecrets(t, body)
+}
+
+// With Lookup, each probe checks the session bound now: after the session
+// under the name is replaced (as WatchFile does), the next probe checks
+// the new one rather than answering from the old one's cache or finding
+// it closed; the new one's result is cached in turn. A failed look-up
+// answers 503.
+func TestHealthLookup(t *testing.T) {
+	a := mailtest.NewServer(t, mailtest.WithUser(healthUser, healthPassword))
+	b := mailtest.NewServer(t, mailtest.WithUser(healthUser, healthPassword))
+	open := func(srv *mailtest.Server) *Session {
+		s, err := FromProperties(srv.Properties(mailtest.StartTLS, ""), WithRootCAs(srv.CertPool()), WithLogger(quietLogger()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	reg := jndi.NewRegistry()
+	const name = "mail/MailSession"
+	h := HealthHandler(nil, HealthOptions{Lookup: func() (*Session, error) { return jndi.LookupAs[*Session](reg, name) }})
+
+	code, _, body := probe(t, h, http.MethodGet)
+	if code != http.StatusServiceUnavailable || !strings.Contains(decodeHealth(t, body).Error, "looking up the session") {
+		t.Fatalf("nothing bound: %d %s, want 503 naming the look-up", code, body)
+	}
+
+	first := open(a)
+	if err := reg.Bind(name, first); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if code, _, body := probe(t, h, http.MethodGet); code != http.StatusOK || decodeHealth(t, body).Transport.Addr != a.Addr(a.Ports().SMTP) {
+			t.Fatalf("first session: %d %s", code, body)
+		}
+	}
+	if _, err := reg.Swap(name, open(b)); err != nil {
+		t.Fatal(err)
+	}
+	first.Close()
+	for range 3 {
+		if code, _, body := probe(t, h, http.MethodGet); code != http.StatusOK || decodeHealth(t, body).Transport.Addr != b.Addr(b.Ports().SMTP) {
+			t.Fatalf("after the swap: %d %s, want 200 for the new session", code, body)
+		}
+	}
+	if na, nb := a.SMTPConnections(), b.SMTPConnections(); na != 1 || nb != 1 {
+		t.Errorf("connections: %d to the first server, %d to the second; want one check each", na, nb)
+	}
 }
