@@ -579,8 +579,10 @@ func (t *telemetry) failSpan(span trace.Span, err error) {
 	span.SetStatus(codes.Error, text)
 }
 
-// addressPattern is anything that looks like an e-mail address.
-var addressPattern = regexp.MustCompile(`<?[^\s<>()\[\],;:"'@]+@[^\s<>()\[\],;:"'@]+>?`)
+// addressPattern is anything that looks like an e-mail address: a local
+// part that is a run of atom characters or a quoted string ("john
+// smith"), "@", and a domain or a domain literal ([192.0.2.1]).
+var addressPattern = regexp.MustCompile(`<?(?:"(?:[^"\\\r\n]|\\.)*"|[^\s<>()\[\],;:"'@]+)@(?:\[[^\]\s]*\]|[^\s<>()\[\],;:"'@]+)>?`)
 
 // redactAddresses replaces the e-mail addresses in s (with their angle
 // brackets) by "<redacted>".

@@ -650,6 +650,8 @@ func TestRedactAddresses(t *testing.T) {
 		{"sent to a@b.example, c.d+e@f.example", "sent to <redacted>, <redacted>"},
 		{"perhaps sent to jösé@exämple.de (no reply)", "perhaps sent to <redacted> (no reply)"},
 		{"mailsession: DATA 127.0.0.1:25: 451 try later", "mailsession: DATA 127.0.0.1:25: 451 try later"},
+		{`refused "john smith"@example.com and "a\"b"@c.example`, "refused <redacted> and <redacted>"},
+		{"relayed to bob@[192.0.2.1], <x@[IPv6:2001:db8::1]>", "relayed to <redacted>, <redacted>"},
 	} {
 		if got := redactAddresses(tc.in); got != tc.want {
 			t.Errorf("redactAddresses(%q) = %q, want %q", tc.in, got, tc.want)
