@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -59,10 +60,16 @@ func newTelemetry(mp metric.MeterProvider, ob *Outbox) (*telemetry, error) {
 		return nil, fmt.Errorf("outbox: metrics: %w", err)
 	}
 	opts := make([]metric.ObserveOption, len(allStates))
+	const countsTimeout = 2 * time.Second
 	for i, st := range allStates {
 		opts[i] = metric.WithAttributeSet(attribute.NewSet(attrState.String(strings.ToLower(st.String()))))
 	}
 	t.reg, err = m.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		// Bounded: a collection must not wait long for the database
+		// (SQLite's one connection held by an open EnqueueTx
+		// transaction); the gauge is then skipped for this collection.
+		ctx, cancel := context.WithTimeout(ctx, countsTimeout)
+		defer cancel()
 		counts, err := ob.Counts(ctx)
 		if err != nil {
 			return err

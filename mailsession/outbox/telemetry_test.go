@@ -3,6 +3,7 @@ package outbox_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -98,5 +99,50 @@ func TestTelemetry(t *testing.T) {
 	}
 	if n := value(ms, "github.com/jmailgo/jmail/mailsession smtp.client.sends", "{message}", attribute.String("mail.send.outcome", "sent")); n != 1 {
 		t.Errorf("the session's sends{sent} = %d, want 1", n)
+	}
+}
+
+// A metrics collection while the application holds an EnqueueTx
+// transaction open does not wait for it (on SQLite, the outbox's one
+// connection): the queue-depth gauge is skipped for that collection and
+// back at the next.
+func TestTelemetryCollectDuringTransaction(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() { mp.Shutdown(context.Background()) })
+	srv := mailtest.NewServer(t)
+	e := &env{srv: srv, s: newSession(t, srv, mailsession.WithMeterProvider(mp)), db: newTestDB(t)}
+	e.ob = e.open(t)
+	ctx := testCtx(t)
+	tx := e.db.begin(t, ctx, e.ob)
+	if _, err := e.ob.EnqueueTx(ctx, tx.native, msg("a@example.org")); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		var rm metricdata.ResourceMetrics
+		done <- reader.Collect(context.Background(), &rm) // no deadline of its own
+	}()
+	select {
+	case err := <-done:
+		t.Logf("collection during the transaction: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the collection waits for the application's transaction")
+	}
+	if err := tx.commit(); err != nil {
+		t.Fatal(err)
+	}
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(ctx, &rm); err != nil {
+		t.Fatalf("collection after the commit: %v", err)
+	}
+	found := false
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			found = found || m.Name == "mail.outbox.messages"
+		}
+	}
+	if !found {
+		t.Error("no queue-depth gauge after the commit")
 	}
 }
