@@ -34,8 +34,10 @@ const (
 	idleQuiet = 3 * time.Minute
 	// idleRetryMin is the first wait before reconnecting after the idle
 	// connection failed; it doubles with each failure in a row, up to the
-	// poll interval. A connection that idled for at least this long is
-	// replaced at once when it fails.
+	// poll interval. A connection that idled for a third of idleQuiet (a
+	// minute) is replaced at once when it fails: one that a proxy cuts
+	// after a few seconds backs off instead of reconnecting, logging in
+	// and starting a run every few seconds.
 	idleRetryMin = time.Second
 )
 
@@ -119,7 +121,7 @@ func (w *idleWaiter) run(ctx context.Context) {
 			return
 		}
 		wait := retry
-		if idled && time.Since(began) >= w.retryMin {
+		if idled && time.Since(began) >= max(w.retryMin, w.quiet/3) {
 			wait = 0 // it worked for a while: replace it at once
 			retry = w.retryMin
 		} else {

@@ -500,3 +500,59 @@ func TestReceiveIdleStops(t *testing.T) {
 		})
 	}
 }
+
+// An idle connection that a proxy cuts soon after IDLE begins, again and
+// again, is not replaced at once each time (a login and a run every few
+// seconds) but after waits that double.
+func TestReceiveIdleShortLivedConnectionsBackOff(t *testing.T) {
+	checkNoLeaks(t)
+	ctx, cancel := context.WithCancel(ctxT(t))
+	defer cancel()
+	srv := mailtest.NewServer(t)
+	p := newStallProxy(t, srv.Addr(srv.Ports().IMAP))
+	props := srv.Properties(mailtest.Plain, "imap")
+	props.Set("mail.imap.port", p.port())
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	s, err := FromProperties(props, WithLogger(slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	s.recv.idleQuiet = 30 * time.Second // healthy after 10 s
+	s.recv.idleRetryMin = 10 * time.Millisecond
+	ev := watchIdle(s)
+	done := receiveAsync(ctx, s, ReceiveOptions{PollInterval: time.Hour}, func(context.Context, *Received) error { return nil })
+	const cuts = 4
+	for range cuts {
+		ev.await(t, ctx, "idle")
+		time.Sleep(30 * time.Millisecond) // longer than idleRetryMin: it did idle a while
+		p.cut()
+		ev.await(t, ctx, "lost")
+	}
+	cancel()
+	if err := wait(t, ctxT(t), "Receive", done); err != nil {
+		t.Fatalf("Receive = %v", err)
+	}
+	mu.Lock()
+	out := logs.String()
+	mu.Unlock()
+	var waits []time.Duration
+	for line := range strings.Lines(out) {
+		if _, v, ok := strings.Cut(line, "retry_in="); ok && strings.Contains(line, "IMAP IDLE failed") {
+			d, err := time.ParseDuration(strings.Fields(v)[0])
+			if err != nil {
+				t.Fatalf("retry_in in %q: %v", line, err)
+			}
+			waits = append(waits, d)
+		}
+	}
+	if len(waits) < cuts {
+		t.Fatalf("%d failures logged, want %d:\n%s", len(waits), cuts, out)
+	}
+	for i, d := range waits[:cuts] {
+		if want := 10 * time.Millisecond << i; d != want {
+			t.Errorf("wait %d before reconnecting: %v, want %v (waits %v)", i+1, d, want, waits)
+		}
+	}
+}
