@@ -86,9 +86,11 @@ func (e *SettingError) Unwrap() error { return e.Err }
 // Is makes a SettingError match ErrPermanent.
 func (e *SettingError) Is(target error) bool { return target == ErrPermanent }
 
+// isSecretKey says whether key's value is a secret: a password, a token,
+// a client secret.
 func isSecretKey(key string) bool {
 	k := strings.ToLower(key)
-	return strings.HasSuffix(k, "password") || strings.HasSuffix(k, "token")
+	return strings.HasSuffix(k, "password") || strings.HasSuffix(k, "token") || strings.HasSuffix(k, "secret")
 }
 
 // RecipientError is one recipient the server refused.

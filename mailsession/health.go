@@ -318,7 +318,7 @@ func redactSecrets(s *Session, text string) string {
 		}
 	}
 	for k, v := range s.set.props {
-		if k := strings.ToLower(k); v != "" && (strings.HasSuffix(k, "password") || strings.HasSuffix(k, "token") || strings.HasSuffix(k, "secret")) {
+		if v != "" && isSecretKey(k) {
 			secrets = append(secrets, v)
 		}
 	}

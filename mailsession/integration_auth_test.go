@@ -32,16 +32,14 @@ import (
 // token is active while it is unexpired and not revoked; it belongs to
 // the client (the mail account) it was issued to.
 type authServer struct {
-	mu        sync.Mutex
-	lifetime  time.Duration       // of the tokens issued from now on
-	tokens    map[string]*issued  // by access token
-	issuedTo  map[string][]string // tokens by client, in issue order
-	asked     []string            // tokens Dovecot asked about, in order
-	secrets   map[string]string   // client secrets by client id
-	answers   map[string][]bool   // introspection answers by token
-	srv       *http.Server
-	tokenURL  string
-	closeOnce sync.Once
+	mu       sync.Mutex
+	lifetime time.Duration       // of the tokens issued from now on
+	tokens   map[string]*issued  // by access token
+	issuedTo map[string][]string // tokens by client, in issue order
+	secrets  map[string]string   // client secrets by client id
+	answers  map[string][]bool   // introspection answers by token
+	srv      *http.Server
+	tokenURL string
 }
 
 type issued struct {
@@ -49,6 +47,9 @@ type issued struct {
 	expires time.Time
 	revoked bool
 }
+
+// active says whether the token (nil: unknown) may be used now.
+func (it *issued) active() bool { return it != nil && !it.revoked && time.Now().Before(it.expires) }
 
 // startAuthServer serves both endpoints on the address Dovecot is
 // configured to ask (JMAIL_IT_OAUTH_INTROSPECT) for the test's duration.
@@ -129,9 +130,8 @@ func (a *authServer) token(w http.ResponseWriter, r *http.Request) {
 func (a *authServer) introspect(w http.ResponseWriter, r *http.Request) {
 	tok := r.PostFormValue("token")
 	a.mu.Lock()
-	a.asked = append(a.asked, tok)
 	it := a.tokens[tok]
-	active := it != nil && !it.revoked && time.Now().Before(it.expires)
+	active := it.active()
 	a.answers[tok] = append(a.answers[tok], active)
 	a.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
@@ -165,8 +165,7 @@ func (a *authServer) revoke(tok string) {
 func (a *authServer) active(tok string) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	it := a.tokens[tok]
-	return it != nil && !it.revoked && time.Now().Before(it.expires)
+	return a.tokens[tok].active()
 }
 
 func randomHex(n int) string {

@@ -270,48 +270,44 @@ func newTelemetry(c *config, set *settings) (*telemetry, error) {
 			errs = append(errs, err)
 		}
 	}
+	counter := func(name, unit, desc string) metric.Int64Counter {
+		c, err := m.Int64Counter(name, metric.WithUnit(unit), metric.WithDescription(desc))
+		add(err)
+		return c
+	}
 	var err error
-	t.sends, err = m.Int64Counter(metricSends, metric.WithUnit("{message}"),
-		metric.WithDescription("Messages sent with Send or SendRaw, by outcome (sent, rejected, temporary, permanent, uncertain)."))
-	add(err)
+	t.sends = counter(metricSends, "{message}",
+		"Messages sent with Send or SendRaw, by outcome (sent, rejected, temporary, permanent, uncertain).")
 	t.sendDuration, err = m.Float64Histogram(metricSendDuration, metric.WithUnit("s"),
 		metric.WithDescription("Duration of a Send or SendRaw, waiting for a pooled connection included."),
 		metric.WithExplicitBucketBoundaries(0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 30, 60))
 	add(err)
-	t.recipientsN, err = m.Int64Counter(metricRecipients, metric.WithUnit("{recipient}"),
-		metric.WithDescription("Envelope recipients by outcome (sent, rejected, unsent, uncertain)."))
-	add(err)
+	t.recipientsN = counter(metricRecipients, "{recipient}",
+		"Envelope recipients by outcome (sent, rejected, unsent, uncertain).")
 	t.messageSize, err = m.Int64Histogram(metricMessageSize, metric.WithUnit("By"),
 		metric.WithDescription("Size of each message whose end was written to the server, in bytes as produced (before dot-stuffing)."),
 		metric.WithExplicitBucketBoundaries(1<<10, 4<<10, 16<<10, 64<<10, 256<<10, 1<<20, 4<<20, 16<<20, 64<<20))
 	add(err)
-	t.dials, err = m.Int64Counter(metricDials, metric.WithUnit("{connection}"),
-		metric.WithDescription("SMTP connections opened by the pool (greeting, EHLO, TLS and AUTH included); error.type on failure."))
-	add(err)
-	t.reconnects, err = m.Int64Counter(metricReconnects, metric.WithUnit("{connection}"),
-		metric.WithDescription("Pooled SMTP connections found dead and replaced, by reason (closed, noop, retry)."))
-	add(err)
-	t.handshakes, err = m.Int64Counter(metricTLSHandshakes, metric.WithUnit("{handshake}"),
-		metric.WithDescription("TLS handshakes of pooled SMTP connections, by mode (implicit, starttls) and version; error.type on failure."))
-	add(err)
+	t.dials = counter(metricDials, "{connection}",
+		"SMTP connections opened by the pool (greeting, EHLO, TLS and AUTH included); error.type on failure.")
+	t.reconnects = counter(metricReconnects, "{connection}",
+		"Pooled SMTP connections found dead and replaced, by reason (closed, noop, retry).")
+	t.handshakes = counter(metricTLSHandshakes, "{handshake}",
+		"TLS handshakes of pooled SMTP connections, by mode (implicit, starttls) and version; error.type on failure.")
 	t.connections, err = m.Int64ObservableUpDownCounter(metricConnections, metric.WithUnit("{connection}"),
 		metric.WithDescription("SMTP connections of the pool, by state (used: serving a send, idle: kept for reuse)."))
 	add(err)
-	t.receiveRuns, err = m.Int64Counter(metricReceiveRuns, metric.WithUnit("{run}"),
-		metric.WithDescription("Receive runs, by result (ok, error)."))
-	add(err)
+	t.receiveRuns = counter(metricReceiveRuns, "{run}",
+		"Receive runs, by result (ok, error).")
 	t.receiveDuration, err = m.Float64Histogram(metricReceiveTime, metric.WithUnit("s"),
 		metric.WithDescription("Duration of a Receive run, handlers included."))
 	add(err)
-	t.receiveHanded, err = m.Int64Counter(metricReceiveHanded, metric.WithUnit("{message}"),
-		metric.WithDescription("Messages handed over to a Receive handler."))
-	add(err)
-	t.handlerErrors, err = m.Int64Counter(metricHandlerErrors, metric.WithUnit("{error}"),
-		metric.WithDescription("Receive handlers that failed or panicked (their message stays on the server)."))
-	add(err)
-	t.receiveDeleted, err = m.Int64Counter(metricReceiveDeleted, metric.WithUnit("{message}"),
-		metric.WithDescription("Deletions committed by Receive (POP3 QUIT, IMAP EXPUNGE)."))
-	add(err)
+	t.receiveHanded = counter(metricReceiveHanded, "{message}",
+		"Messages handed over to a Receive handler.")
+	t.handlerErrors = counter(metricHandlerErrors, "{error}",
+		"Receive handlers that failed or panicked (their message stays on the server).")
+	t.receiveDeleted = counter(metricReceiveDeleted, "{message}",
+		"Deletions committed by Receive (POP3 QUIT, IMAP EXPUNGE).")
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("mailsession: metrics: %w", errors.Join(errs...))
 	}
@@ -529,12 +525,7 @@ func (op *sendOp) end(ctx context.Context, err error) {
 		attrSendOutcome.String(outcome.String()),
 		attrRcptCount.Int(len(op.rcpts)),
 	}
-	if op.tlsVersion != "" {
-		attrs = append(attrs, attrTLSVersion.String(tlsVersionValue(op.tlsVersion)))
-	}
-	if op.mechanism != "" {
-		attrs = append(attrs, attrAuthMechanism.String(op.mechanism))
-	}
+	attrs = appendConnAttrs(attrs, op.tlsVersion, op.mechanism)
 	if op.failCode != 0 {
 		attrs = append(attrs, attrReplyCode.Int(op.failCode))
 	} else if op.endCode != 0 {
@@ -552,14 +543,32 @@ func (op *sendOp) end(ctx context.Context, err error) {
 	if t.recipients && len(op.rcpts) > 0 {
 		attrs = append(attrs, attrRcptTo.StringSlice(op.rcpts))
 	}
+	t.endSpan(op.span, attrs, err, etype)
+}
+
+// appendConnAttrs appends the connection's TLS version and login
+// mechanism, those known.
+func appendConnAttrs(attrs []attribute.KeyValue, tlsVersion, mechanism string) []attribute.KeyValue {
+	if tlsVersion != "" {
+		attrs = append(attrs, attrTLSVersion.String(tlsVersionValue(tlsVersion)))
+	}
+	if mechanism != "" {
+		attrs = append(attrs, attrAuthMechanism.String(mechanism))
+	}
+	return attrs
+}
+
+// endSpan ends span with attrs and, for a failure, error.type (etype), the
+// Error status and the exception event.
+func (t *telemetry) endSpan(span trace.Span, attrs []attribute.KeyValue, err error, etype string) {
 	if err != nil {
 		attrs = append(attrs, attrErrorType.String(etype))
 	}
-	op.span.SetAttributes(attrs...)
+	span.SetAttributes(attrs...)
 	if err != nil {
-		t.failSpan(op.span, err)
+		t.failSpan(span, err)
 	}
-	op.span.End()
+	span.End()
 }
 
 // failSpan sets span's status to Error with the error's text, and records
@@ -706,22 +715,10 @@ func (op *receiveOp) end(ctx context.Context, err error) {
 		attrReceiveFailed.Int64(op.failed),
 		attrReceiveDeleted.Int64(op.deleted),
 	}
-	if op.tlsVersion != "" {
-		attrs = append(attrs, attrTLSVersion.String(tlsVersionValue(op.tlsVersion)))
-	}
-	if op.mechanism != "" {
-		attrs = append(attrs, attrAuthMechanism.String(op.mechanism))
-	}
+	attrs = appendConnAttrs(attrs, op.tlsVersion, op.mechanism)
 	var ste *StoreError
 	if errors.As(err, &ste) && ste.Code != "" {
 		attrs = append(attrs, attrStoreCode.String(ste.Code))
 	}
-	if err != nil {
-		attrs = append(attrs, attrErrorType.String(etype))
-	}
-	op.span.SetAttributes(attrs...)
-	if err != nil {
-		t.failSpan(op.span, err)
-	}
-	op.span.End()
+	t.endSpan(op.span, attrs, err, etype)
 }

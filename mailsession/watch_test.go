@@ -83,24 +83,7 @@ func replaceFile(t *testing.T, path string, data []byte) {
 	}
 }
 
-// syncBuffer is a log destination safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
+// reload is one OnReload call.
 type reload struct{ old, new *Session }
 
 // watching is a WatchFile running for a test.
@@ -111,7 +94,15 @@ type watching struct {
 	errs    chan error
 	done    chan error
 	cancel  context.CancelFunc
-	log     *syncBuffer
+	logMu   sync.Mutex
+	logBuf  bytes.Buffer // WatchFile's log, written through lockedWriter
+}
+
+// logs is what WatchFile logged so far.
+func (w *watching) logs() string {
+	w.logMu.Lock()
+	defer w.logMu.Unlock()
+	return w.logBuf.String()
 }
 
 // startWatch runs WatchFile on path and waits for the first session. The
@@ -130,13 +121,12 @@ func startWatchIn(t *testing.T, reg *jndi.Registry, path string, opts ...WatchOp
 		reloads: make(chan reload, 16),
 		errs:    make(chan error, 16),
 		done:    make(chan error, 1),
-		log:     &syncBuffer{},
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	w.cancel = cancel
 	opts = append([]WatchOption{
 		WithDebounce(50 * time.Millisecond),
-		WithWatchLogger(slog.New(slog.NewTextHandler(w.log, &slog.HandlerOptions{Level: slog.LevelDebug}))),
+		WithWatchLogger(slog.New(slog.NewTextHandler(lockedWriter{&w.logMu, &w.logBuf}, &slog.HandlerOptions{Level: slog.LevelDebug}))),
 		WithSessionOptions(WithLogger(quietLogger())),
 		OnReady(func(s *Session) { w.ready <- s }),
 		OnReload(func(old, new *Session) { w.reloads <- reload{old, new} }),
@@ -156,8 +146,8 @@ func startWatchIn(t *testing.T, reg *jndi.Registry, path string, opts ...WatchOp
 		if s, err := jndi.LookupAs[*Session](w.reg, watchName); err == nil {
 			s.Close()
 		}
-		if strings.Contains(w.log.String(), watchSecret) {
-			t.Errorf("the password is in the log:\n%s", w.log)
+		if strings.Contains(w.logs(), watchSecret) {
+			t.Errorf("the password is in the log:\n%s", w.logs())
 		}
 	})
 	select {
@@ -467,8 +457,8 @@ func TestWatchFileBrokenEdits(t *testing.T) {
 				t.Fatalf("after a broken edit %v is bound, want the first session", s)
 			}
 			sendVia(t, first, a, "still A")
-			if !strings.Contains(w.log.String(), "not reloaded") {
-				t.Errorf("the refused edit is not logged:\n%s", w.log)
+			if !strings.Contains(w.logs(), "not reloaded") {
+				t.Errorf("the refused edit is not logged:\n%s", w.logs())
 			}
 
 			writeInPlace(t, path, settingsFile(t, b, false))
@@ -530,8 +520,8 @@ func TestWatchFileDeleted(t *testing.T) {
 		t.Fatalf("%v bound after the deletion, want the first session", s)
 	}
 	sendVia(t, first, a, "file gone")
-	if !strings.Contains(w.log.String(), "deleted") {
-		t.Errorf("the deletion is not logged:\n%s", w.log)
+	if !strings.Contains(w.logs(), "deleted") {
+		t.Errorf("the deletion is not logged:\n%s", w.logs())
 	}
 
 	writeInPlace(t, path, settingsFile(t, b, true))
